@@ -1,0 +1,68 @@
+// sluice::Context plays SparkContext's role: it owns the worker threads, the cache and the shuffle
+// service, and creates RDDs. Create one per process, e.g. `sluice::Context sc("local[4]", "app")`;
+// masters are "local" (1 thread), "local[N]" and "local[*]" (all cores).
+// Thread-safety: every method may be called from any thread. RDDs keep the engine state alive, but
+// after stop() every action on them throws IllegalStateError.
+#pragma once
+
+#include <sluice/rdd/runtime.hpp>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice {
+
+template <class T>
+class RDD;
+
+class Context {
+ public:
+  explicit Context(std::string master = "local[*]", std::string app_name = "sluice");
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  // Number of worker threads; the default partition count of parallelize and of shuffles.
+  int defaultParallelism() const noexcept { return parallelism_; }
+  const std::string& master() const noexcept { return master_; }
+  const std::string& appName() const noexcept { return app_name_; }
+
+  // Spark's level names: ALL, TRACE, DEBUG, INFO, WARN, ERROR, FATAL, OFF (case-insensitive).
+  void setLogLevel(std::string_view level);
+
+  // Stops the workers; idempotent. Later actions throw IllegalStateError.
+  void stop();
+  bool isStopped() const noexcept;
+
+  // Splits `data` into `num_slices` contiguous slices in order (default: defaultParallelism()).
+  template <class T>
+  RDD<T> parallelize(std::vector<T> data, int num_slices = -1) const;
+
+  // An RDD whose partitions are exactly `partitions`, in order; cheap (no copy of the data).
+  template <class T>
+  RDD<T> fromPartitions(std::vector<std::vector<T>> partitions) const;
+
+  template <class T>
+  RDD<T> emptyRDD() const;
+
+  // start, start + step, ... below `end` (above it for a negative step).
+  RDD<long long> range(long long start, long long end, long long step = 1,
+                       int num_slices = -1) const;
+
+  // Lines of a file, of every visible file in a directory, or of the files matching a glob;
+  // split by byte ranges at line boundaries into at least `min_partitions` partitions
+  // (default min(defaultParallelism(), 2)). Line terminators ("\n", "\r\n") are removed.
+  RDD<std::string> textFile(const std::string& path, int min_partitions = -1) const;
+
+  const std::shared_ptr<detail::Runtime>& runtime() const noexcept { return runtime_; }
+
+ private:
+  std::string master_;
+  std::string app_name_;
+  int parallelism_;
+  std::shared_ptr<detail::Runtime> runtime_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,9 @@
+// Umbrella header: everything a Sluice program needs.
+#pragma once
+
+#include <sluice/context.hpp>
+#include <sluice/error.hpp>
+#include <sluice/format.hpp>
+#include <sluice/hash.hpp>
+#include <sluice/log.hpp>
+#include <sluice/rdd.hpp>
