@@ -1,11 +1,9 @@
 // The classic word count: textFile -> flatMap -> map -> reduceByKey -> takeOrdered(5).
 // Usage: word_count [--master local[N]] FILE
-#include <sluice/sluice.hpp>
-
 #include <fmt/format.h>
 
-#include <cctype>
 #include <iostream>
+#include <sluice/sluice.hpp>
 #include <string>
 #include <vector>
 
@@ -26,24 +24,27 @@ int main(int argc, char** argv) {
   }
   try {
     sluice::Context sc(master, "wordCount");
-    auto top = sc.textFile(path)
-                   .flatMap([](const std::string& line) {
-                     std::vector<std::string> words;
-                     std::string word;
-                     for (char c : line) {
-                       if (static_cast<unsigned char>(c) > ' ') {
-                         word.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-                       } else if (!word.empty()) {
-                         words.push_back(std::move(word));
-                         word.clear();
-                       }
-                     }
-                     if (!word.empty()) words.push_back(std::move(word));
-                     return words;
-                   })
-                   .map([](std::string word) { return std::pair<std::string, long long>(std::move(word), 1); })
-                   .reduceByKey([](long long a, long long b) { return a + b; })
-                   .takeOrdered(5, [](const std::pair<std::string, long long>& kv) { return -kv.second; });
+    auto top =
+        sc.textFile(path)
+            .flatMap([](const std::string& line) {
+              std::vector<std::string> words;
+              std::string word;
+              for (char c : line) {
+                if (static_cast<unsigned char>(c) > ' ') {
+                  word.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c);
+                } else if (!word.empty()) {
+                  words.push_back(std::move(word));
+                  word.clear();
+                }
+              }
+              if (!word.empty()) words.push_back(std::move(word));
+              return words;
+            })
+            .map([](std::string word) {
+              return std::pair<std::string, long long>(std::move(word), 1);
+            })
+            .reduceByKey([](long long a, long long b) { return a + b; })
+            .takeOrdered(5, [](const std::pair<std::string, long long>& kv) { return -kv.second; });
     for (const auto& kv : top) fmt::print("{}\n", sluice::repr(kv));
   } catch (const sluice::Error& e) {
     std::cerr << "word_count: " << e.what() << "\n";

@@ -5,9 +5,8 @@
 // after stop() every action on them throws IllegalStateError.
 #pragma once
 
-#include <sluice/rdd/runtime.hpp>
-
 #include <memory>
+#include <sluice/rdd/runtime.hpp>
 #include <string>
 #include <string_view>
 #include <vector>

@@ -100,6 +100,14 @@ struct Formatter<const char*> {
   static void repr(std::string& out, const char* v) { detail::appendPythonStringRepr(out, v); }
 };
 
+// String literals and char arrays (repr("the") == "'the'"); like const char*, up to the first NUL.
+template <std::size_t N>
+struct Formatter<char[N]> {
+  static void repr(std::string& out, const char (&v)[N]) {
+    detail::appendPythonStringRepr(out, std::string_view(v));
+  }
+};
+
 template <>
 struct Formatter<std::nullopt_t> {
   static void repr(std::string& out, std::nullopt_t) { out.append("None"); }
@@ -151,7 +159,9 @@ struct Formatter<std::vector<T, A>> {
 
 template <class K, class V, class C, class A>
 struct Formatter<std::map<K, V, C, A>> {
-  static void repr(std::string& out, const std::map<K, V, C, A>& m) { detail::appendMapping(out, m); }
+  static void repr(std::string& out, const std::map<K, V, C, A>& m) {
+    detail::appendMapping(out, m);
+  }
 };
 
 template <class K, class V, class H, class E, class A>
@@ -173,9 +183,10 @@ struct Formatter<T, std::enable_if_t<!std::is_arithmetic_v<T> && fmt::is_formatt
 namespace detail {
 template <class T>
 void appendRepr(std::string& out, const T& value) {
-  static_assert(requires(std::string& o, const T& v) { Formatter<T>::repr(o, v); },
-                "sluice: no Formatter for this element type; specialize sluice::Formatter<T> "
-                "with `static void repr(std::string&, const T&)` or make it fmt-formattable");
+  static_assert(
+      requires(std::string & o, const T& v) { Formatter<T>::repr(o, v); },
+      "sluice: no Formatter for this element type; specialize sluice::Formatter<T> "
+      "with `static void repr(std::string&, const T&)` or make it fmt-formattable");
   Formatter<T>::repr(out, value);
 }
 

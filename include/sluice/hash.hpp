@@ -37,18 +37,36 @@ inline std::uint64_t combineHash(std::uint64_t seed, std::uint64_t h) noexcept {
   return mix64(seed ^ (h + kHashMul + (seed << 6) + (seed >> 2)));
 }
 
+inline std::uint64_t load64(const char* p) noexcept {
+  std::uint64_t w;
+  std::memcpy(&w, p, 8);
+  return w;
+}
+
+inline std::uint32_t load32(const char* p) noexcept {
+  std::uint32_t w;
+  std::memcpy(&w, p, 4);
+  return w;
+}
+
+// The tail (fewer than 8 bytes) is read with fixed-size, possibly overlapping loads, so short
+// keys such as words never pay for a variable-length copy.
 inline std::uint64_t hashBytes(const char* data, std::size_t size) noexcept {
   std::uint64_t h = kHashMul ^ (size * 0xff51afd7ed558ccdULL);
   std::size_t i = 0;
-  for (; i + 8 <= size; i += 8) {
+  for (; i + 8 <= size; i += 8) h = (h ^ mix64(load64(data + i))) * kHashMul;
+  std::size_t rest = size - i;
+  if (rest > 0) {
+    const char* p = data + i;
     std::uint64_t w;
-    std::memcpy(&w, data + i, 8);
-    h = (h ^ mix64(w)) * kHashMul;
-  }
-  if (i < size) {
-    std::uint64_t w = 0;
-    std::memcpy(&w, data + i, size - i);
-    h = (h ^ mix64(w ^ (size - i))) * kHashMul;
+    if (rest >= 4) {
+      w = (static_cast<std::uint64_t>(load32(p)) << 32) | load32(p + rest - 4);
+    } else {
+      w = (static_cast<std::uint64_t>(static_cast<unsigned char>(p[0])) << 16) |
+          (static_cast<std::uint64_t>(static_cast<unsigned char>(p[rest >> 1])) << 8) |
+          static_cast<unsigned char>(p[rest - 1]);
+    }
+    h = (h ^ mix64(w ^ rest)) * kHashMul;
   }
   return mix64(h);
 }

@@ -3,24 +3,23 @@
 // node, so `rdd = rdd.map(f)` works in loops and RDDs pass by value.
 //
 // Transformations are narrow (map, filter, flatMap, ...: fused into one pass per partition) or
-// wide (reduceByKey, join, sortByKey, ...: a shuffle that hash- or range-partitions by key). Key-value
-// operations need T = std::pair<K, V>. Functions given to transformations run on worker threads,
-// possibly several at once on different partitions, so they must not mutate shared state without
-// synchronisation; each task works on its own copy of the function object.
+// wide (reduceByKey, join, sortByKey, ...: a shuffle that hash- or range-partitions by key).
+// Key-value operations need T = std::pair<K, V>. Functions given to transformations run on worker
+// threads, possibly several at once on different partitions, so they must not mutate shared state
+// without synchronisation; each task works on its own copy of the function object.
 //
 // Thread-safety: an RDD handle may be shared and used from several threads at once.
 // The operations are defined in the headers of their families under sluice/rdd/.
 #pragma once
 
+#include <cstdint>
+#include <map>
+#include <optional>
 #include <sluice/context.hpp>
 #include <sluice/error.hpp>
 #include <sluice/format.hpp>
 #include <sluice/hash.hpp>
 #include <sluice/rdd/node.hpp>
-
-#include <cstdint>
-#include <map>
-#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -85,8 +84,8 @@ class RDD {
 
   // ---- keyed aggregation (sluice/rdd/reduce_by_key.hpp); num_partitions < 0 means default ----
   template <class Create, class MergeValue, class MergeCombiners>
-  auto combineByKey(Create create_combiner, MergeValue merge_value,
-                    MergeCombiners merge_combiners, int num_partitions = -1) const;
+  auto combineByKey(Create create_combiner, MergeValue merge_value, MergeCombiners merge_combiners,
+                    int num_partitions = -1) const;
   template <class F>
   RDD<T> reduceByKey(F f, int num_partitions = -1) const;
   template <class U, class SeqOp, class CombOp>
@@ -140,7 +139,7 @@ class RDD {
   template <class U, class SeqOp, class CombOp>
   U aggregate(U zero_value, SeqOp seq_op, CombOp comb_op) const;
   template <class F>
-  void foreach(F f) const;
+  void foreach (F f) const;
   // f receives each partition as a std::vector<T>&&.
   template <class F>
   void foreachPartition(F f) const;
@@ -170,7 +169,8 @@ struct IsRDD<RDD<T>> : std::true_type {};
 
 inline int resolvePartitions(int requested, const Runtime& runtime, const char* operation) {
   if (requested == 0 || requested < -1) {
-    throw InvalidArgumentError(std::string(operation) + ": number of partitions must be positive, got " +
+    throw InvalidArgumentError(std::string(operation) +
+                               ": number of partitions must be positive, got " +
                                std::to_string(requested));
   }
   return requested > 0 ? requested : runtime.parallelism();

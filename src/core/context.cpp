@@ -1,8 +1,7 @@
+#include <charconv>
 #include <sluice/context.hpp>
 #include <sluice/error.hpp>
 #include <sluice/log.hpp>
-
-#include <charconv>
 #include <thread>
 
 #include "core/local_runtime.hpp"

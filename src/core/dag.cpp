@@ -1,7 +1,7 @@
 #include <absl/container/flat_hash_set.h>
-#include <sluice/rdd/node.hpp>
 
 #include <numeric>
+#include <sluice/rdd/node.hpp>
 
 namespace sluice::detail {
 namespace {
@@ -22,9 +22,8 @@ void materialize(ShuffleDependencyBase& dep) {
   if (dep.isComplete()) return;
   materializeShuffles(dep.mapSide());
   auto partitions = allPartitions(dep.numMaps());
-  dep.mapSide().runtime().runStage("shuffle map", partitions, [&](TaskContext& tc, int) {
-    dep.runMapTask(tc, tc.partition);
-  });
+  dep.mapSide().runtime().runStage("shuffle map", partitions,
+                                   [&](TaskContext& tc, int) { dep.runMapTask(tc, tc.partition); });
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 #include <fmt/format.h>
-#include <sluice/format.hpp>
 
 #include <cmath>
+#include <sluice/format.hpp>
 
 namespace sluice::detail {
 namespace {
@@ -15,9 +15,9 @@ std::size_t utf8Length(std::string_view s, std::size_t i) {
   for (std::size_t k = 1; k < len; ++k) {
     if ((byte(i + k) & 0xC0) != 0x80) return 0;
   }
-  if (len == 3 && c == 0xE0 && byte(i + 1) < 0xA0) return 0;  // overlong
+  if (len == 3 && c == 0xE0 && byte(i + 1) < 0xA0) return 0;   // overlong
   if (len == 3 && c == 0xED && byte(i + 1) >= 0xA0) return 0;  // surrogate
-  if (len == 4 && c == 0xF0 && byte(i + 1) < 0x90) return 0;  // overlong
+  if (len == 4 && c == 0xF0 && byte(i + 1) < 0x90) return 0;   // overlong
   if (len == 4 && c == 0xF4 && byte(i + 1) >= 0x90) return 0;  // beyond U+10FFFF
   return len;
 }
@@ -33,10 +33,18 @@ void appendPythonStringRepr(std::string& out, std::string_view s) {
     auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       switch (c) {
-        case '\\': out.append("\\\\"); break;
-        case '\n': out.append("\\n"); break;
-        case '\r': out.append("\\r"); break;
-        case '\t': out.append("\\t"); break;
+        case '\\':
+          out.append("\\\\");
+          break;
+        case '\n':
+          out.append("\\n");
+          break;
+        case '\r':
+          out.append("\\r");
+          break;
+        case '\t':
+          out.append("\\t");
+          break;
         default:
           if (c == static_cast<unsigned char>(quote)) {
             out.push_back('\\');

@@ -1,12 +1,12 @@
 #include "core/local_runtime.hpp"
 
 #include <fmt/format.h>
-#include <sluice/error.hpp>
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
 #include <mutex>
+#include <sluice/error.hpp>
 #include <thread>
 
 namespace sluice::detail {

@@ -1,13 +1,12 @@
 // The Runtime of a local[N] Context: a oneTBB arena of N threads runs the tasks of each stage.
 #pragma once
 
-#include <sluice/rdd/runtime.hpp>
-
 #include <tbb/global_control.h>
 #include <tbb/task_arena.h>
 
 #include <atomic>
 #include <memory>
+#include <sluice/rdd/runtime.hpp>
 
 #include "core/progress_bar.hpp"
 #include "shuffle/local_shuffle_service.hpp"

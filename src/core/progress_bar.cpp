@@ -61,8 +61,9 @@ void ConsoleProgressBar::draw() {
     int done = stage->completed.load();
     std::string header = fmt::format("[Stage {}:", id);
     std::string tailer = fmt::format("({} + {}) / {}]", done, stage->running.load(), stage->total);
-    int width = kWidth / (static_cast<int>(stages_.size()) > 3 ? 3 : static_cast<int>(stages_.size())) -
-                static_cast<int>(header.size() + tailer.size());
+    int width =
+        kWidth / (static_cast<int>(stages_.size()) > 3 ? 3 : static_cast<int>(stages_.size())) -
+        static_cast<int>(header.size() + tailer.size());
     std::string bar;
     if (width > 0) {
       int filled = stage->total > 0 ? width * done / stage->total : 0;

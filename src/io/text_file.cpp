@@ -3,14 +3,14 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <glob.h>
-#include <sluice/error.hpp>
-#include <sluice/rdd.hpp>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <sluice/error.hpp>
+#include <sluice/rdd.hpp>
 
 namespace sluice::detail {
 namespace {
@@ -31,7 +31,8 @@ void addPath(const fs::path& p, std::vector<std::string>& files) {
   if (fs::is_directory(p, ec)) {
     std::vector<std::string> inside;
     for (const auto& entry : fs::directory_iterator(p, ec)) {
-      if (entry.is_regular_file() && visibleName(entry.path())) inside.push_back(entry.path().string());
+      if (entry.is_regular_file() && visibleName(entry.path()))
+        inside.push_back(entry.path().string());
     }
     if (ec) throw IOError(fmt::format("Cannot list directory '{}': {}", p.string(), ec.message()));
     std::sort(inside.begin(), inside.end());
@@ -151,8 +152,8 @@ void readLines(const FileSplit& split, const std::function<bool()>& should_stop,
   bool eof = false;
   while (true) {
     if (have == buf.size()) buf.resize(buf.size() * 2);  // a line longer than the buffer
-    ssize_t n = ::pread(fd, buf.data() + have, buf.size() - have,
-                        static_cast<off_t>(buf_offset + have));
+    ssize_t n =
+        ::pread(fd, buf.data() + have, buf.size() - have, static_cast<off_t>(buf_offset + have));
     if (n < 0) {
       if (errno == EINTR) continue;
       throw IOError(fmt::format("Cannot read '{}': {}", split.path, std::strerror(errno)));

@@ -24,9 +24,9 @@ std::vector<std::string> listInputFiles(const std::string& path);
 // empty split for an empty file.
 std::vector<FileSplit> computeSplits(const std::vector<std::string>& files, int min_partitions);
 
-// Calls on_lines with the lines (in batches, in order) that starts inside (start, end] of the split (or at 0 for the
-// first split), without its terminator ("\n" or "\r\n"); a last line without "\n" counts.
-// Stops early when should_stop() returns true. Throws IOError when reading fails.
+// Calls on_lines with the lines (in batches, in order) that starts inside (start, end] of the split
+// (or at 0 for the first split), without its terminator ("\n" or "\r\n"); a last line without "\n"
+// counts. Stops early when should_stop() returns true. Throws IOError when reading fails.
 void readLines(const FileSplit& split, const std::function<bool()>& should_stop,
                const std::function<void(std::span<const std::string_view>)>& on_lines);
 

@@ -1,13 +1,13 @@
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <sluice/error.hpp>
-#include <sluice/rdd/text_output.hpp>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <sluice/error.hpp>
+#include <sluice/rdd/text_output.hpp>
 #include <utility>
 
 namespace sluice::detail {

@@ -1,7 +1,6 @@
 #include "shuffle/local_shuffle_service.hpp"
 
 #include <sluice/error.hpp>
-
 #include <string>
 
 namespace sluice::detail {
@@ -27,7 +26,8 @@ void LocalShuffleService::putMapOutput(int shuffle_id, int map_id,
   std::vector<ShuffleBlock> replaced;
   std::lock_guard lock(mu_);
   auto it = shuffles_.find(shuffle_id);
-  if (it == shuffles_.end()) throw IllegalStateError("unknown shuffle " + std::to_string(shuffle_id));
+  if (it == shuffles_.end())
+    throw IllegalStateError("unknown shuffle " + std::to_string(shuffle_id));
   auto& slot = it->second.outputs.at(static_cast<std::size_t>(map_id));
   if (slot.empty()) ++it->second.present;
   replaced = std::exchange(slot, std::move(buckets));
@@ -35,7 +35,8 @@ void LocalShuffleService::putMapOutput(int shuffle_id, int map_id,
 
 const LocalShuffleService::Shuffle& LocalShuffleService::find(int shuffle_id) const {
   auto it = shuffles_.find(shuffle_id);
-  if (it == shuffles_.end()) throw IllegalStateError("unknown shuffle " + std::to_string(shuffle_id));
+  if (it == shuffles_.end())
+    throw IllegalStateError("unknown shuffle " + std::to_string(shuffle_id));
   return it->second;
 }
 

@@ -1,11 +1,10 @@
 // The in-process ShuffleService: map outputs stay in memory and reducers receive them by pointer.
 #pragma once
 
-#include <sluice/rdd/runtime.hpp>
-
 #include <absl/container/flat_hash_map.h>
 
 #include <mutex>
+#include <sluice/rdd/runtime.hpp>
 #include <vector>
 
 namespace sluice::detail {

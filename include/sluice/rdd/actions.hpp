@@ -3,14 +3,13 @@
 // as JobFailedError naming the stage and partition.
 #pragma once
 
-#include <sluice/rdd.hpp>
-#include <sluice/rdd/text_output.hpp>
-
 #include <absl/container/flat_hash_map.h>
 
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <sluice/rdd.hpp>
+#include <sluice/rdd/text_output.hpp>
 
 namespace sluice {
 namespace detail {
@@ -211,7 +210,8 @@ template <class U, class SeqOp, class CombOp>
 U RDD<T>::aggregate(U zero_value, SeqOp seq_op, CombOp comb_op) const {
   auto parts = detail::perPartition<T>(*node_, "aggregate", zero_value,
                                        [seq_op](U& acc, std::span<T> chunk) mutable {
-                                         for (auto& x : chunk) acc = seq_op(std::move(acc), std::move(x));
+                                         for (auto& x : chunk)
+                                           acc = seq_op(std::move(acc), std::move(x));
                                        });
   U result = std::move(zero_value);
   for (auto& p : parts) result = comb_op(std::move(result), std::move(p));
@@ -220,7 +220,7 @@ U RDD<T>::aggregate(U zero_value, SeqOp seq_op, CombOp comb_op) const {
 
 template <class T>
 template <class F>
-void RDD<T>::foreach(F f) const {
+void RDD<T>::foreach (F f) const {
   static_assert(std::is_invocable_v<F&, T&>, "foreach: the function must accept the element type");
   detail::runAll(
       *node_, "foreach",
@@ -294,7 +294,8 @@ auto RDD<T>::lookup(const K& key) const {
       [&](int task) {
         auto body = [&found, &wanted, task](std::span<T> chunk) {
           for (auto& kv : chunk) {
-            if (kv.first == wanted) found[static_cast<std::size_t>(task)].push_back(std::move(kv.second));
+            if (kv.first == wanted)
+              found[static_cast<std::size_t>(task)].push_back(std::move(kv.second));
           }
         };
         return detail::LambdaSink<T, decltype(body)>(body);

@@ -40,8 +40,8 @@ class PipeNode final : public Node<Out> {
 
 template <class Out, class In, class Op>
 RDD<Out> makePipe(const NodePtr<In>& parent, Op op, bool preserves_partitioning = false) {
-  return RDD<Out>(std::make_shared<PipeNode<In, Out, Op>>(parent, std::move(op),
-                                                          preserves_partitioning));
+  return RDD<Out>(
+      std::make_shared<PipeNode<In, Out, Op>>(parent, std::move(op), preserves_partitioning));
 }
 
 template <class R>
@@ -49,10 +49,19 @@ using IterableElement = std::decay_t<decltype(*std::begin(std::declval<R&>()))>;
 
 // Moves the elements of an iterable returned by value into `buf`; copies from one returned by
 // reference (the function may own it).
+template <class R>
+struct IsStdVector : std::false_type {};
+template <class U, class A>
+struct IsStdVector<std::vector<U, A>> : std::true_type {};
+
+// A std::vector returned by value is handed downstream as a chunk, with no per-element move.
 template <class Result, class Out>
 void emitAll(Result&& result, ChunkBuffer<Out>& buf) {
   if constexpr (std::is_lvalue_reference_v<Result>) {
     for (const auto& y : result) buf.emplace(y);
+  } else if constexpr (IsStdVector<std::remove_cvref_t<Result>>::value &&
+                       std::is_same_v<typename std::remove_cvref_t<Result>::value_type, Out>) {
+    buf.pushThrough(std::span<Out>(result.data(), result.size()));
   } else {
     for (auto&& y : result) buf.emplace(std::move(y));
   }
@@ -91,11 +100,12 @@ class PartitionNode final : public Node<Out> {
 template <class T>
 template <class F>
 auto RDD<T>::map(F f) const {
-  static_assert(detail::ElementFunction<F, T>, "map: the function must accept the RDD's element type");
+  static_assert(detail::ElementFunction<F, T>,
+                "map: the function must accept the RDD's element type");
   using U = detail::CallResult<F, T>;
   static_assert(!std::is_void_v<U>, "map: the function must return a value");
   return detail::makePipe<U>(node_, [f = std::move(f)](T& x, detail::ChunkBuffer<U>& out) mutable {
-    out.emplace(detail::callMove(f, x));
+    out.emplaceResult([&]() -> U { return detail::callMove(f, x); });
   });
 }
 
@@ -172,7 +182,8 @@ auto RDD<T>::mapValues(F f) const {
   static_assert(detail::PairType<T>, "mapValues needs an RDD of std::pair<K, V>");
   using K = typename T::first_type;
   using V = typename T::second_type;
-  static_assert(detail::ElementFunction<F, V>, "mapValues: the function must accept the value type");
+  static_assert(detail::ElementFunction<F, V>,
+                "mapValues: the function must accept the value type");
   using P = std::pair<K, detail::CallResult<F, V>>;
   return detail::makePipe<P>(
       node_,

@@ -5,12 +5,12 @@
 // different partitions.
 #pragma once
 
-#include <sluice/rdd/runtime.hpp>
-
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <new>
 #include <optional>
+#include <sluice/rdd/runtime.hpp>
 #include <span>
 #include <type_traits>
 #include <utility>
@@ -28,26 +28,51 @@ class Sink {
   virtual void push(std::span<T> chunk) = 0;
 };
 
-// Collects produced elements and hands them downstream a chunk at a time.
+// Collects produced elements and hands them downstream a chunk at a time. Elements are built in
+// place in raw storage, so a function's result lands in the chunk without an extra move.
 template <class T>
 class ChunkBuffer {
  public:
-  explicit ChunkBuffer(Sink<T>& out) : out_(out) { buf_.reserve(kChunkSize); }
+  explicit ChunkBuffer(Sink<T>& out) : out_(out), data_(std::allocator<T>().allocate(kChunkSize)) {}
+  ChunkBuffer(const ChunkBuffer&) = delete;
+  ChunkBuffer& operator=(const ChunkBuffer&) = delete;
+  ~ChunkBuffer() {
+    std::destroy_n(data_, size_);
+    std::allocator<T>().deallocate(data_, kChunkSize);
+  }
+
   template <class... Args>
   void emplace(Args&&... args) {
-    buf_.emplace_back(std::forward<Args>(args)...);
-    if (buf_.size() == kChunkSize) flush();
+    std::construct_at(data_ + size_, std::forward<Args>(args)...);
+    if (++size_ == kChunkSize) flush();
+  }
+  // Constructs the element directly from make()'s returned value (guaranteed copy elision).
+  template <class Make>
+  void emplaceResult(Make&& make) {
+    ::new (static_cast<void*>(data_ + size_)) T(make());
+    if (++size_ == kChunkSize) flush();
+  }
+  // Hands `chunk` downstream as is, after what is buffered, keeping the order.
+  void pushThrough(std::span<T> chunk) {
+    flush();
+    if (!chunk.empty()) out_.push(chunk);
   }
   void flush() {
-    if (!buf_.empty()) {
-      out_.push(std::span<T>(buf_));
-      buf_.clear();
-    }
+    if (size_ == 0) return;
+    // Reset before pushing so that an exception downstream cannot destroy the elements twice.
+    std::size_t n = std::exchange(size_, 0);
+    struct Destroy {
+      T* data;
+      std::size_t n;
+      ~Destroy() { std::destroy_n(data, n); }
+    } destroy{data_, n};
+    out_.push(std::span<T>(data_, n));
   }
 
  private:
   Sink<T>& out_;
-  std::vector<T> buf_;
+  T* data_;
+  std::size_t size_ = 0;
 };
 
 // Pushes copies of `data` (which must stay untouched) in chunks.
@@ -189,7 +214,9 @@ using NodePtr = std::shared_ptr<Node<T>>;
 class ShuffleDependencyBase {
  public:
   ShuffleDependencyBase(Runtime& runtime, int num_maps, int num_reduces)
-      : runtime_(runtime), shuffle_id_(runtime.newShuffleId()), num_maps_(num_maps),
+      : runtime_(runtime),
+        shuffle_id_(runtime.newShuffleId()),
+        num_maps_(num_maps),
         num_reduces_(num_reduces) {
     runtime_.shuffleService().registerShuffle(shuffle_id_, num_maps, num_reduces);
   }

@@ -65,7 +65,8 @@ RDD<T> RDD<T>::reduceByKey(F f, int num_partitions) const {
   static_assert(std::is_invocable_r_v<V, F&, V&&, V&&>,
                 "reduceByKey: the function must take two values and return a value");
   int n = detail::resolvePartitions(num_partitions, node_->runtime(), "reduceByKey");
-  return RDD<T>(detail::combineByKeyNode<K, V, V>(node_, detail::ReduceAggregator<V, F>{std::move(f)}, n));
+  return RDD<T>(
+      detail::combineByKeyNode<K, V, V>(node_, detail::ReduceAggregator<V, F>{std::move(f)}, n));
 }
 
 template <class T>

@@ -3,12 +3,12 @@
 #pragma once
 
 #include <absl/container/flat_hash_map.h>
-#include <sluice/error.hpp>
 
 #include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <sluice/error.hpp>
 #include <span>
 #include <string>
 #include <string_view>

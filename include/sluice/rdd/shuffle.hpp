@@ -8,6 +8,7 @@
 #pragma once
 
 #include <absl/container/flat_hash_map.h>
+
 #include <sluice/rdd.hpp>
 
 namespace sluice::detail {
@@ -266,7 +267,8 @@ NodePtr<std::pair<K, C>> combineByKeyNode(const NodePtr<std::pair<K, V>>& parent
   if (parent->hashPartitions() == num_partitions) {
     return std::make_shared<LocalCombineNode<K, V, C, Agg>>(parent, std::move(agg));
   }
-  auto dep = std::make_shared<CombiningShuffle<K, V, C, Agg>>(parent, std::move(agg), num_partitions);
+  auto dep =
+      std::make_shared<CombiningShuffle<K, V, C, Agg>>(parent, std::move(agg), num_partitions);
   return std::make_shared<CombinedReadNode<K, V, C, Agg>>(std::move(dep));
 }
 

@@ -3,11 +3,10 @@
 // which is then sorted, so partition i holds keys before those of partition i + 1.
 #pragma once
 
-#include <sluice/rdd.hpp>
-#include <sluice/rdd/shuffle.hpp>
-
 #include <algorithm>
 #include <random>
+#include <sluice/rdd.hpp>
+#include <sluice/rdd/shuffle.hpp>
 
 namespace sluice {
 namespace detail {
@@ -18,8 +17,8 @@ template <class T, class K>
 std::vector<K> rangeBounds(Node<T>& node, int num_partitions, bool ascending) {
   const int parts = node.numPartitions();
   if (num_partitions <= 1 || parts == 0) return {};
-  const std::size_t per_partition = static_cast<std::size_t>(
-      std::ceil(3.0 * std::min(20.0 * num_partitions, 1e6) / parts));
+  const std::size_t per_partition =
+      static_cast<std::size_t>(std::ceil(3.0 * std::min(20.0 * num_partitions, 1e6) / parts));
   struct Sample {
     std::vector<K> keys;
     std::size_t seen = 0;
@@ -64,8 +63,7 @@ std::vector<K> rangeBounds(Node<T>& node, int num_partitions, bool ascending) {
   for (const auto& [key, weight] : weighted) {
     cumulative += weight;
     if (cumulative >= target) {
-      bool distinct = bounds.empty() ||
-                      (ascending ? bounds.back() < key : key < bounds.back());
+      bool distinct = bounds.empty() || (ascending ? bounds.back() < key : key < bounds.back());
       if (distinct) {
         bounds.push_back(key);
         target += step;
@@ -82,9 +80,11 @@ template <class T>
 RDD<T> RDD<T>::sortByKey(bool ascending, int num_partitions) const {
   static_assert(detail::PairType<T>, "sortByKey needs an RDD of std::pair<K, V>");
   using K = typename T::first_type;
-  int n = num_partitions < 0 ? std::max(1, getNumPartitions())
-                             : detail::resolvePartitions(num_partitions, node_->runtime(), "sortByKey");
-  auto bounds = std::make_shared<const std::vector<K>>(detail::rangeBounds<T, K>(*node_, n, ascending));
+  int n = num_partitions < 0
+              ? std::max(1, getNumPartitions())
+              : detail::resolvePartitions(num_partitions, node_->runtime(), "sortByKey");
+  auto bounds =
+      std::make_shared<const std::vector<K>>(detail::rangeBounds<T, K>(*node_, n, ascending));
   auto make_fn = [bounds, ascending](int) {
     return [bounds, ascending](const T& kv) {
       auto it = ascending ? std::upper_bound(bounds->begin(), bounds->end(), kv.first)
@@ -103,8 +103,8 @@ RDD<T> RDD<T>::sortByKey(bool ascending, int num_partitions) const {
                        [](const T& a, const T& b) { return b.first < a.first; });
     }
   };
-  return RDD<T>(std::make_shared<detail::ShuffleReadNode<T, decltype(sort_partition)>>(
-      dep, sort_partition));
+  return RDD<T>(
+      std::make_shared<detail::ShuffleReadNode<T, decltype(sort_partition)>>(dep, sort_partition));
 }
 
 template <class T>

@@ -35,8 +35,9 @@ class MemoryNode final : public Node<T> {
 inline std::vector<std::size_t> sliceBounds(std::size_t n, int slices) {
   std::vector<std::size_t> bounds(static_cast<std::size_t>(slices) + 1);
   for (int i = 0; i <= slices; ++i) {
-    bounds[static_cast<std::size_t>(i)] = static_cast<std::size_t>(
-        (static_cast<unsigned __int128>(n) * static_cast<unsigned>(i)) / static_cast<unsigned>(slices));
+    bounds[static_cast<std::size_t>(i)] =
+        static_cast<std::size_t>((static_cast<unsigned __int128>(n) * static_cast<unsigned>(i)) /
+                                 static_cast<unsigned>(slices));
   }
   return bounds;
 }

@@ -1,10 +1,9 @@
 // Operations on the partition structure: unionWith, coalesce, repartition, zipWithIndex, sample.
 #pragma once
 
+#include <random>
 #include <sluice/rdd.hpp>
 #include <sluice/rdd/shuffle.hpp>
-
-#include <random>
 
 namespace sluice {
 namespace detail {
@@ -44,8 +43,8 @@ class CoalesceNode final : public Node<T> {
 
  protected:
   void compute(TaskContext& tc, int partition, Sink<T>& out) override {
-    auto bounds = sliceBounds(static_cast<std::size_t>(parent_->numPartitions()),
-                              this->numPartitions());
+    auto bounds =
+        sliceBounds(static_cast<std::size_t>(parent_->numPartitions()), this->numPartitions());
     for (auto p = bounds[static_cast<std::size_t>(partition)];
          p < bounds[static_cast<std::size_t>(partition) + 1]; ++p) {
       parent_->iterate(tc, static_cast<int>(p), out);
@@ -116,21 +115,22 @@ RDD<std::pair<T, long long>> RDD<T>::zipWithIndex() const {
           offsets[static_cast<std::size_t>(p - 1)] + sizes[static_cast<std::size_t>(p - 1)];
     }
   }
-  return mapPartitionsWithIndex(
-      [offsets = std::move(offsets)](int p, std::vector<T>&& items) {
-        std::vector<std::pair<T, long long>> out;
-        out.reserve(items.size());
-        long long index = offsets[static_cast<std::size_t>(p)];
-        for (auto& x : items) out.emplace_back(std::move(x), index++);
-        return out;
-      });
+  return mapPartitionsWithIndex([offsets = std::move(offsets)](int p, std::vector<T>&& items) {
+    std::vector<std::pair<T, long long>> out;
+    out.reserve(items.size());
+    long long index = offsets[static_cast<std::size_t>(p)];
+    for (auto& x : items) out.emplace_back(std::move(x), index++);
+    return out;
+  });
 }
 
 template <class T>
 RDD<T> RDD<T>::sample(bool with_replacement, double fraction, std::uint64_t seed) const {
   if (!(fraction >= 0.0) || (!with_replacement && fraction > 1.0)) {
-    throw InvalidArgumentError("sample: fraction must be in [0, 1] without replacement and >= 0 "
-                               "with replacement, got " + std::to_string(fraction));
+    throw InvalidArgumentError(
+        "sample: fraction must be in [0, 1] without replacement and >= 0 "
+        "with replacement, got " +
+        std::to_string(fraction));
   }
   return mapPartitionsWithIndex(
       [with_replacement, fraction, seed](int p, std::vector<T>&& items) {
