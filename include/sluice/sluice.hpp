@@ -7,3 +7,4 @@
 #include <sluice/hash.hpp>
 #include <sluice/log.hpp>
 #include <sluice/rdd.hpp>
+#include <sluice/serialization.hpp>

@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -30,10 +31,11 @@ void syncPath(const std::string& path) {
 
 }  // namespace
 
-TextOutputCommitter::TextOutputCommitter(std::string path) : path_(std::move(path)) {
+TextOutputCommitter::TextOutputCommitter(std::string path, bool overwrite)
+    : path_(std::move(path)), overwrite_(overwrite) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (fs::exists(path_, ec)) {
+  if (!overwrite_ && fs::exists(path_, ec)) {
     throw IOError(fmt::format("Output directory '{}' already exists", path_));
   }
   fs::path target(path_);
@@ -65,8 +67,19 @@ void TextOutputCommitter::commit() {
   PartFileWriter success(temp_path_ + "/_SUCCESS");
   success.close();
   syncPath(temp_path_);
-  if (std::filesystem::exists(path_)) {
+  std::error_code ec;
+  const bool exists = std::filesystem::exists(path_, ec);
+  if (exists && !overwrite_) {
     throw IOError(fmt::format("Output directory '{}' already exists", path_));
+  }
+  if (exists) {
+    // Swap old and new in one step: readers see either the old or the new directory, whole.
+    if (::renameat2(AT_FDCWD, temp_path_.c_str(), AT_FDCWD, path_.c_str(), RENAME_EXCHANGE) != 0) {
+      throw ioError("Cannot replace the output", path_, errno);
+    }
+    committed_ = true;
+    std::filesystem::remove_all(temp_path_, ec);  // now holds the old output
+    return;
   }
   if (::rename(temp_path_.c_str(), path_.c_str()) != 0) {
     throw ioError("Cannot move the finished output to", path_, errno);

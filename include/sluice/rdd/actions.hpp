@@ -46,7 +46,8 @@ class BoundedSmallest {
   void add(T&& x) {
     if (n_ == 0) return;
     items_.push_back(std::move(x));
-    if (items_.size() >= 2 * n_ + 16) trim();
+    // Same as size >= 2 * n_ + 16, written so that a huge n_ (e.g. LLONG_MAX) cannot overflow.
+    if (items_.size() > n_ && items_.size() - n_ >= n_ + 16) trim();
   }
   std::vector<T> finish() {
     std::stable_sort(items_.begin(), items_.end(), less_);
@@ -342,28 +343,37 @@ double RDD<T>::mean() const {
   return total / static_cast<double>(n);
 }
 
+namespace detail {
+// Writes `rdd` as text part files into `path`; with `overwrite`, an existing directory is
+// replaced atomically (streaming re-runs), otherwise it is an error.
 template <class T>
-void RDD<T>::saveAsTextFile(const std::string& path) const {
-  detail::TextOutputCommitter committer(path);
-  std::vector<std::unique_ptr<detail::PartFileWriter>> writers(
-      static_cast<std::size_t>(getNumPartitions()));
-  detail::runAll(
-      *node_, "saveAsTextFile",
+void saveText(const RDD<T>& rdd, const std::string& path, bool overwrite) {
+  TextOutputCommitter committer(path, overwrite);
+  std::vector<std::unique_ptr<PartFileWriter>> writers(
+      static_cast<std::size_t>(rdd.getNumPartitions()));
+  runAll(
+      *rdd.node(), "saveAsTextFile",
       [&](int task) {
         auto& writer = writers[static_cast<std::size_t>(task)];
-        writer = std::make_unique<detail::PartFileWriter>(committer.partPath(task));
+        writer = std::make_unique<PartFileWriter>(committer.partPath(task));
         auto body = [&writer, line = std::string()](std::span<T> chunk) mutable {
           for (const auto& x : chunk) {
             line.clear();
-            detail::appendStr(line, x);
+            appendStr(line, x);
             line.push_back('\n');
             writer->write(line);
           }
         };
-        return detail::LambdaSink<T, decltype(body)>(body);
+        return LambdaSink<T, decltype(body)>(body);
       },
       [&](int task, auto&) { writers[static_cast<std::size_t>(task)]->close(); });
   committer.commit();
+}
+}  // namespace detail
+
+template <class T>
+void RDD<T>::saveAsTextFile(const std::string& path) const {
+  detail::saveText(*this, path, false);
 }
 
 }  // namespace sluice

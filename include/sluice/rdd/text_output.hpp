@@ -13,19 +13,22 @@ namespace sluice::detail {
 // partPath() may be called from any thread; commit() once, after every part file is closed.
 class TextOutputCommitter {
  public:
-  // Throws IOError if `path` already exists or the temporary directory cannot be created.
-  explicit TextOutputCommitter(std::string path);
+  // Throws IOError if `path` already exists (unless `overwrite`) or the temporary directory
+  // cannot be created.
+  explicit TextOutputCommitter(std::string path, bool overwrite = false);
   ~TextOutputCommitter();
   TextOutputCommitter(const TextOutputCommitter&) = delete;
   TextOutputCommitter& operator=(const TextOutputCommitter&) = delete;
 
   std::string partPath(int partition) const;
-  // Writes _SUCCESS, syncs and renames the temporary directory to the final path.
+  // Writes _SUCCESS, syncs and renames the temporary directory to the final path; an existing
+  // directory (overwrite mode) is swapped out atomically and then removed.
   void commit();
 
  private:
   std::string path_;
   std::string temp_path_;
+  bool overwrite_;
   bool committed_ = false;
 };
 

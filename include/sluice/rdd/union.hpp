@@ -12,26 +12,45 @@ namespace detail {
 template <class T>
 class UnionNode final : public Node<T> {
  public:
-  UnionNode(NodePtr<T> a, NodePtr<T> b)
-      : Node<T>(a->runtimePtr(), a->numPartitions() + b->numPartitions()),
-        parents_{std::move(a), std::move(b)} {}
+  UnionNode(std::shared_ptr<Runtime> runtime, std::vector<NodePtr<T>> parents)
+      : Node<T>(std::move(runtime), totalPartitions(parents)), parents_(std::move(parents)) {}
   void visitDependencies(const DependencyVisitor& visitor) override {
     for (auto& p : parents_) visitor.narrow(*p);
   }
 
  protected:
   void compute(TaskContext& tc, int partition, Sink<T>& out) override {
-    int first = parents_[0]->numPartitions();
-    if (partition < first) {
-      parents_[0]->iterate(tc, partition, out);
-    } else {
-      parents_[1]->iterate(tc, partition - first, out);
+    for (auto& parent : parents_) {
+      if (partition < parent->numPartitions()) {
+        parent->iterate(tc, partition, out);
+        return;
+      }
+      partition -= parent->numPartitions();
     }
   }
 
  private:
-  NodePtr<T> parents_[2];
+  static int totalPartitions(const std::vector<NodePtr<T>>& parents) {
+    int n = 0;
+    for (const auto& p : parents) n += p->numPartitions();
+    return n;
+  }
+  std::vector<NodePtr<T>> parents_;
 };
+
+// The union of `rdds` in order (Spark's SparkContext.union); no partitions for an empty list.
+template <class T>
+RDD<T> unionAll(const std::shared_ptr<Runtime>& runtime, const std::vector<RDD<T>>& rdds) {
+  std::vector<NodePtr<T>> nodes;
+  nodes.reserve(rdds.size());
+  for (const auto& r : rdds) {
+    if (&r.node()->runtime() != runtime.get()) {
+      throw InvalidArgumentError("union: all RDDs must belong to the same Context");
+    }
+    nodes.push_back(r.node());
+  }
+  return RDD<T>(std::make_shared<UnionNode<T>>(runtime, std::move(nodes)));
+}
 
 // Partition i reads the contiguous parent partitions [i * P / n, (i + 1) * P / n).
 template <class T>
@@ -59,10 +78,7 @@ class CoalesceNode final : public Node<T> {
 
 template <class T>
 RDD<T> RDD<T>::unionWith(const RDD<T>& other) const {
-  if (&node_->runtime() != &other.node_->runtime()) {
-    throw InvalidArgumentError("unionWith: both RDDs must belong to the same Context");
-  }
-  return RDD<T>(std::make_shared<detail::UnionNode<T>>(node_, other.node_));
+  return detail::unionAll<T>(node_->runtimePtr(), {*this, other});
 }
 
 template <class T>
@@ -137,6 +153,8 @@ RDD<T> RDD<T>::sample(bool with_replacement, double fraction, std::uint64_t seed
         std::mt19937_64 rng(detail::taskSeed(seed, p));
         std::vector<T> kept;
         if (with_replacement) {
+          // poisson_distribution requires a positive mean; fraction 0 keeps nothing.
+          if (fraction == 0.0) return kept;
           std::poisson_distribution<int> copies(fraction);
           for (auto& x : items) {
             for (int k = copies(rng); k > 0; --k) kept.push_back(x);

@@ -1,0 +1,194 @@
+// Internals of the streaming engine that DStream templates call into: the DStream graph, its
+// batch thread and the listener bus (implemented in src/streaming/). Users go through
+// StreamingContext and DStream<T>.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <sluice/context.hpp>
+#include <sluice/streaming/clock.hpp>
+#include <sluice/streaming/listener.hpp>
+#include <sluice/streaming/time.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace sluice {
+
+enum class StreamingContextState { kInitialized, kActive, kStopped };
+
+// Spark's spark.streaming.* settings that apply here; set them before start().
+struct StreamingConf {
+  Duration block_interval{200};  // spark.streaming.blockInterval
+  std::optional<Duration>
+      graceful_stop_timeout;     // spark.streaming.gracefulStopTimeout (10 x batch)
+  double receiver_max_rate = 0;  // spark.streaming.receiver.maxRate (records/s; <= 0: none)
+  Duration receiver_restart_delay{2000};     // spark.streaming.receiverRestartDelay
+  Duration file_min_remember{60000};         // spark.streaming.fileStream.minRememberDuration
+  bool unpersist = true;                     // spark.streaming.unpersist
+  bool stop_gracefully_on_shutdown = false;  // spark.streaming.stopGracefullyOnShutdown
+  std::size_t max_line_bytes = 1 << 20;      // socket sources: longer lines are dropped and counted
+
+  // Sets a key by Spark's name, e.g. set("spark.streaming.blockInterval", "100ms"). Durations
+  // accept ms, s, min suffixes (no suffix: ms). Throws InvalidArgumentError for an unknown key,
+  // a bad value, or spark.streaming.concurrentJobs other than 1.
+  void set(const std::string& key, const std::string& value);
+};
+
+namespace detail {
+
+class StreamingCore;
+
+// A node of the DStream graph. Ids are assigned in creation order, starting at 0.
+class DStreamBase {
+ public:
+  DStreamBase(std::shared_ptr<StreamingCore> core, Duration slide,
+              std::vector<std::shared_ptr<DStreamBase>> parents);
+  DStreamBase(const DStreamBase&) = delete;
+  DStreamBase& operator=(const DStreamBase&) = delete;
+  virtual ~DStreamBase() = default;
+
+  int id() const noexcept { return id_; }
+  Duration slideDuration() const noexcept { return slide_; }
+  StreamingCore& core() const noexcept { return *core_; }
+  const std::shared_ptr<StreamingCore>& corePtr() const noexcept { return core_; }
+  const std::vector<std::shared_ptr<DStreamBase>>& parents() const noexcept { return parents_; }
+
+  Time zeroTime() const noexcept { return zero_time_; }
+  Duration rememberDuration() const noexcept { return remember_; }
+  // Spark's isTimeValid: after zero time and on this stream's slide grid.
+  bool isTimeValid(Time t) const noexcept {
+    return initialized_ && t > zero_time_ && (t - zero_time_).count() % slide_.count() == 0;
+  }
+  // How much longer than this stream's own remember duration its parents must remember
+  // (the window length for windowed streams).
+  virtual Duration parentRememberExtra() const { return Duration(0); }
+
+  // Called at start(): sets zero time and remember durations, parents first.
+  void initialize(Time zero_time, Duration min_remember);
+  void rememberAtLeast(Duration d);
+  // Forgets generated RDDs older than t - rememberDuration().
+  virtual void clearMetadata(Time t) = 0;
+  void setMustPersist() noexcept { persist_ = true; }
+  bool mustPersist() const noexcept { return persist_; }
+  void setCheckpointInterval(Duration d) noexcept { checkpoint_interval_ = d; }
+  std::optional<Duration> checkpointInterval() const noexcept { return checkpoint_interval_; }
+
+ protected:
+  std::atomic<bool> persist_{false};
+
+ private:
+  std::shared_ptr<StreamingCore> core_;
+  int id_;
+  Duration slide_;
+  std::vector<std::shared_ptr<DStreamBase>> parents_;
+  bool initialized_ = false;
+  Time zero_time_;
+  Duration remember_{0};
+  std::optional<Duration> checkpoint_interval_;
+};
+
+// An input stream: started and stopped with the context; reports its records per batch.
+class InputBase {
+ public:
+  virtual ~InputBase() = default;
+  virtual int streamId() const = 0;
+  virtual void startInput() {}
+  // Stops receiving; with `graceful`, everything received so far stays available to batches.
+  virtual void stopInput(bool /*graceful*/) {}
+  // True while received data is waiting for a batch (graceful stop drains it).
+  virtual bool hasPendingData() const { return false; }
+  virtual std::string inputName() const = 0;
+};
+
+// An output operation: at each batch time it may produce one job.
+class OutputBase {
+ public:
+  virtual ~OutputBase() = default;
+  virtual DStreamBase& stream() = 0;
+  // The job for time t, or nothing when the stream has no RDD at t.
+  virtual std::optional<std::function<void()>> generateJob(Time t) = 0;
+  virtual std::string outputName() const = 0;
+};
+
+// The shared state of a StreamingContext. Thread-safe.
+class StreamingCore : public std::enable_shared_from_this<StreamingCore> {
+ public:
+  StreamingCore(Context& context, Duration batch_duration, std::shared_ptr<Clock> clock);
+  ~StreamingCore();
+
+  Context& context() const noexcept { return context_; }
+  Duration batchDuration() const noexcept { return batch_duration_; }
+  Clock& clock() const noexcept { return *clock_; }
+  StreamingConf& conf() noexcept { return conf_; }
+  StreamingContextState state() const;
+
+  // Graph building; throw IllegalStateError once started or stopped.
+  int registerStream();
+  void registerInput(std::shared_ptr<InputBase> input, std::shared_ptr<DStreamBase> node);
+  void registerOutput(std::shared_ptr<OutputBase> output);
+  void checkCanBuild() const;
+  void setRemember(Duration d);
+  void setCheckpointDir(std::string dir);
+  const std::string& checkpointDir() const noexcept { return checkpoint_dir_; }
+
+  void addListener(std::shared_ptr<StreamingListener> listener);
+  void removeListener(const std::shared_ptr<StreamingListener>& listener);
+  // Calls f on every listener, catching and logging what they throw.
+  void postEvent(const std::function<void(StreamingListener&)>& f);
+  // Records for the batch being generated (called by inputs from compute()).
+  void reportInputRecords(int stream_id, long long records);
+
+  void start();
+  void stop(bool gracefully);
+  // Rethrows the first error of a failed batch since the last rethrow.
+  void awaitTermination();
+  bool awaitTerminationOrTimeout(Duration timeout);
+  // Blocks until batch `t` (and all before it) has completed, or `timeout` passes in real
+  // time; returns whether it completed. For test harnesses.
+  bool waitForBatch(Time t, std::chrono::milliseconds timeout);
+  // Rethrows the pending batch error, if any, without waiting.
+  void rethrowError();
+  Time zeroTime() const;
+  // Drops the graph, breaking the ownership cycle between the core and its streams.
+  void clearGraph();
+
+ private:
+  void runLoop(Time first);
+  void runBatch(Time t);
+  void recordError(std::exception_ptr error);
+  void stopInputs(bool graceful);
+  bool inputsHavePendingData() const;
+
+  Context& context_;
+  Duration batch_duration_;
+  std::shared_ptr<Clock> clock_;
+  StreamingConf conf_;
+  std::string checkpoint_dir_;
+  Duration remember_{0};
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  StreamingContextState state_ = StreamingContextState::kInitialized;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> draining_{false};
+  std::optional<Time> last_completed_;
+  std::exception_ptr error_;
+  Time zero_time_;
+  int next_stream_id_ = 0;
+  std::vector<std::pair<std::shared_ptr<InputBase>, std::shared_ptr<DStreamBase>>> inputs_;
+  std::vector<std::shared_ptr<OutputBase>> outputs_;
+  std::vector<std::shared_ptr<StreamingListener>> listeners_;
+  std::mutex listeners_mu_;
+  std::map<int, long long> batch_records_;
+  std::mutex records_mu_;
+  std::thread thread_;
+};
+
+}  // namespace detail
+}  // namespace sluice

@@ -1,0 +1,445 @@
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <sluice/error.hpp>
+#include <sluice/log.hpp>
+#include <sluice/streaming/core.hpp>
+
+namespace sluice {
+namespace {
+
+Duration parseDuration(const std::string& key, const std::string& value) {
+  std::int64_t n = 0;
+  const char* begin = value.data();
+  const char* end = value.data() + value.size();
+  auto [ptr, ec] = std::from_chars(begin, end, n);
+  std::string_view unit(ptr, static_cast<std::size_t>(end - ptr));
+  if (ec != std::errc() || n < 0) {
+    throw InvalidArgumentError(fmt::format("{}: '{}' is not a duration", key, value));
+  }
+  if (unit.empty() || unit == "ms") return Duration(n);
+  if (unit == "s") return Duration(n * 1000);
+  if (unit == "min" || unit == "m") return Duration(n * 60000);
+  throw InvalidArgumentError(
+      fmt::format("{}: unknown unit in '{}' (use ms, s or min)", key, value));
+}
+
+bool parseBool(const std::string& key, const std::string& value) {
+  if (value == "true") return true;
+  if (value == "false") return false;
+  throw InvalidArgumentError(fmt::format("{}: '{}' is not true or false", key, value));
+}
+
+std::atomic<detail::StreamingCore*> g_active{nullptr};
+
+}  // namespace
+
+void StreamingConf::set(const std::string& key, const std::string& value) {
+  if (key == "spark.streaming.blockInterval") {
+    block_interval = parseDuration(key, value);
+    if (block_interval.count() <= 0) throw InvalidArgumentError(key + " must be positive");
+  } else if (key == "spark.streaming.gracefulStopTimeout") {
+    graceful_stop_timeout = parseDuration(key, value);
+  } else if (key == "spark.streaming.receiver.maxRate") {
+    try {
+      receiver_max_rate = std::stod(value);
+    } catch (const std::exception&) {
+      throw InvalidArgumentError(fmt::format("{}: '{}' is not a number", key, value));
+    }
+  } else if (key == "spark.streaming.receiverRestartDelay") {
+    receiver_restart_delay = parseDuration(key, value);
+  } else if (key == "spark.streaming.fileStream.minRememberDuration") {
+    file_min_remember = parseDuration(key, value);
+  } else if (key == "spark.streaming.unpersist") {
+    unpersist = parseBool(key, value);
+  } else if (key == "spark.streaming.stopGracefullyOnShutdown") {
+    stop_gracefully_on_shutdown = parseBool(key, value);
+  } else if (key == "spark.streaming.concurrentJobs") {
+    if (value != "1") {
+      throw InvalidArgumentError(
+          "spark.streaming.concurrentJobs: only 1 is supported (jobs of a "
+          "batch run one at a time in registration order)");
+    }
+  } else {
+    throw InvalidArgumentError("Unknown streaming configuration key: " + key);
+  }
+}
+
+namespace detail {
+
+DStreamBase::DStreamBase(std::shared_ptr<StreamingCore> core, Duration slide,
+                         std::vector<std::shared_ptr<DStreamBase>> parents)
+    : core_(std::move(core)), slide_(slide), parents_(std::move(parents)) {
+  if (slide_.count() <= 0) throw InvalidArgumentError("slide duration must be positive");
+  id_ = core_->registerStream();
+}
+
+void DStreamBase::initialize(Time zero_time, Duration min_remember) {
+  if (initialized_) return;
+  for (auto& p : parents_) p->initialize(zero_time, min_remember);
+  zero_time_ = zero_time;
+  remember_ = std::max({remember_, slide_, min_remember});
+  if (checkpoint_interval_) remember_ = std::max(remember_, 2 * *checkpoint_interval_);
+  initialized_ = true;
+}
+
+void DStreamBase::rememberAtLeast(Duration d) {
+  remember_ = std::max(remember_, d);
+  for (auto& p : parents_) p->rememberAtLeast(remember_ + parentRememberExtra());
+}
+
+StreamingCore::StreamingCore(Context& context, Duration batch_duration,
+                             std::shared_ptr<Clock> clock)
+    : context_(context),
+      batch_duration_(batch_duration),
+      clock_(clock ? std::move(clock) : std::make_shared<SystemClock>()) {
+  if (batch_duration_.count() <= 0) {
+    throw InvalidArgumentError("Batch duration for StreamingContext must be positive");
+  }
+}
+
+StreamingCore::~StreamingCore() {
+  if (thread_.joinable()) {
+    stopping_ = true;
+    clock_->wakeWaiters();
+    thread_.join();
+  }
+}
+
+StreamingContextState StreamingCore::state() const {
+  std::lock_guard lock(mu_);
+  return state_;
+}
+
+void StreamingCore::checkCanBuild() const {
+  std::lock_guard lock(mu_);
+  if (state_ == StreamingContextState::kActive) {
+    throw IllegalStateError(
+        "Adding new inputs, transformations, and output operations after "
+        "starting a context is not supported");
+  }
+  if (state_ == StreamingContextState::kStopped) {
+    throw IllegalStateError(
+        "Adding new inputs, transformations, and output operations after "
+        "stopping a context is not supported");
+  }
+}
+
+int StreamingCore::registerStream() {
+  checkCanBuild();
+  std::lock_guard lock(mu_);
+  return next_stream_id_++;
+}
+
+void StreamingCore::registerInput(std::shared_ptr<InputBase> input,
+                                  std::shared_ptr<DStreamBase> node) {
+  checkCanBuild();
+  std::lock_guard lock(mu_);
+  inputs_.emplace_back(std::move(input), std::move(node));
+}
+
+void StreamingCore::registerOutput(std::shared_ptr<OutputBase> output) {
+  checkCanBuild();
+  std::lock_guard lock(mu_);
+  outputs_.push_back(std::move(output));
+}
+
+void StreamingCore::setRemember(Duration d) {
+  checkCanBuild();
+  std::lock_guard lock(mu_);
+  remember_ = d;
+}
+
+void StreamingCore::setCheckpointDir(std::string dir) {
+  std::lock_guard lock(mu_);
+  checkpoint_dir_ = std::move(dir);
+}
+
+void StreamingCore::addListener(std::shared_ptr<StreamingListener> listener) {
+  std::lock_guard lock(listeners_mu_);
+  listeners_.push_back(std::move(listener));
+}
+
+void StreamingCore::removeListener(const std::shared_ptr<StreamingListener>& listener) {
+  std::lock_guard lock(listeners_mu_);
+  std::erase(listeners_, listener);
+}
+
+void StreamingCore::postEvent(const std::function<void(StreamingListener&)>& f) {
+  std::vector<std::shared_ptr<StreamingListener>> listeners;
+  {
+    std::lock_guard lock(listeners_mu_);
+    listeners = listeners_;
+  }
+  for (auto& l : listeners) {
+    try {
+      f(*l);
+    } catch (const std::exception& e) {
+      detail::log(LogLevel::kWarn, fmt::format("StreamingListener threw: {}", e.what()));
+    } catch (...) {
+      detail::log(LogLevel::kWarn, "StreamingListener threw a non-standard exception");
+    }
+  }
+}
+
+void StreamingCore::reportInputRecords(int stream_id, long long records) {
+  std::lock_guard lock(records_mu_);
+  batch_records_[stream_id] += records;
+}
+
+Time StreamingCore::zeroTime() const {
+  std::lock_guard lock(mu_);
+  return zero_time_;
+}
+
+void StreamingCore::start() {
+  std::unique_lock lock(mu_);
+  if (state_ == StreamingContextState::kActive) {
+    detail::log(LogLevel::kWarn, "StreamingContext has already been started");
+    return;
+  }
+  if (state_ == StreamingContextState::kStopped) {
+    throw IllegalStateError("StreamingContext has already been stopped");
+  }
+  if (outputs_.empty()) {
+    state_ = StreamingContextState::kStopped;
+    throw IllegalStateError("No output operations registered, so nothing to execute");
+  }
+  StreamingCore* expected = nullptr;
+  if (!g_active.compare_exchange_strong(expected, this)) {
+    throw IllegalStateError("Only one StreamingContext may be started in this process");
+  }
+  const std::int64_t batch = batch_duration_.count();
+  const Time first((clock_->nowMs() / batch + 1) * batch);
+  zero_time_ = first - batch_duration_;
+  for (auto& output : outputs_) output->stream().initialize(zero_time_, remember_);
+  for (auto& output : outputs_) {
+    auto& s = output->stream();
+    s.rememberAtLeast(s.rememberDuration());
+  }
+  state_ = StreamingContextState::kActive;
+  auto inputs = inputs_;
+  lock.unlock();
+  try {
+    for (auto& [input, node] : inputs) input->startInput();
+  } catch (...) {
+    stopInputs(false);
+    std::lock_guard relock(mu_);
+    state_ = StreamingContextState::kStopped;
+    g_active.store(nullptr);
+    throw;
+  }
+  thread_ = std::thread([this, first] { runLoop(first); });
+  const std::int64_t now = clock_->nowMs();
+  postEvent([now](StreamingListener& l) { l.onStreamingStarted(now); });
+}
+
+void StreamingCore::stopInputs(bool graceful) {
+  std::vector<std::pair<std::shared_ptr<InputBase>, std::shared_ptr<DStreamBase>>> inputs;
+  {
+    std::lock_guard lock(mu_);
+    inputs = inputs_;
+  }
+  for (auto& [input, node] : inputs) {
+    try {
+      input->stopInput(graceful);
+    } catch (const std::exception& e) {
+      detail::log(LogLevel::kWarn,
+                  fmt::format("Error stopping {}: {}", input->inputName(), e.what()));
+    }
+  }
+}
+
+bool StreamingCore::inputsHavePendingData() const {
+  std::lock_guard lock(mu_);
+  return std::any_of(inputs_.begin(), inputs_.end(),
+                     [](const auto& in) { return in.first->hasPendingData(); });
+}
+
+void StreamingCore::stop(bool gracefully) {
+  {
+    std::lock_guard lock(mu_);
+    if (state_ == StreamingContextState::kInitialized) {
+      detail::log(LogLevel::kWarn, "StreamingContext has not been started yet");
+      state_ = StreamingContextState::kStopped;
+      cv_.notify_all();
+      return;
+    }
+    if (state_ == StreamingContextState::kStopped) {
+      detail::log(LogLevel::kWarn, "StreamingContext has already been stopped");
+      return;
+    }
+    if (thread_.joinable() && std::this_thread::get_id() == thread_.get_id()) {
+      throw IllegalStateError("Cannot stop StreamingContext from inside one of its batches");
+    }
+  }
+  // Receivers stop first so that nothing arrives after the last batch; a graceful stop then
+  // turns everything received into batches without waiting for the clock.
+  stopInputs(gracefully);
+  if (gracefully) {
+    draining_ = true;
+  } else {
+    stopping_ = true;
+  }
+  clock_->wakeWaiters();
+  if (gracefully) {
+    const auto timeout = conf_.graceful_stop_timeout.value_or(10 * batch_duration_);
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_for(lock, timeout, [&] { return !thread_.joinable() || stopping_; })) {
+      detail::log(LogLevel::kWarn, "Graceful stop timed out; stopping now");
+    }
+    stopping_ = true;
+  }
+  clock_->wakeWaiters();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(mu_);
+  state_ = StreamingContextState::kStopped;
+  StreamingCore* self = this;
+  g_active.compare_exchange_strong(self, nullptr);
+  cv_.notify_all();
+}
+
+void StreamingCore::runLoop(Time first) {
+  Time t = first;
+  auto cancelled = [this] { return stopping_.load() || draining_.load(); };
+  while (!stopping_) {
+    if (draining_) {
+      // Graceful stop: keep producing batches, without waiting for the clock, while received
+      // data is waiting for one.
+      if (!inputsHavePendingData()) {
+        std::lock_guard lock(mu_);
+        stopping_ = true;
+        cv_.notify_all();
+        break;
+      }
+    } else if (!clock_->waitUntil(t.milliseconds(), cancelled)) {
+      continue;
+    }
+    runBatch(t);
+    t = t + batch_duration_;
+  }
+}
+
+void StreamingCore::recordError(std::exception_ptr error) {
+  std::lock_guard lock(mu_);
+  if (!error_) error_ = std::move(error);
+  cv_.notify_all();
+}
+
+void StreamingCore::runBatch(Time t) {
+  std::vector<std::shared_ptr<OutputBase>> outputs;
+  std::vector<std::pair<std::shared_ptr<InputBase>, std::shared_ptr<DStreamBase>>> inputs;
+  {
+    std::lock_guard lock(mu_);
+    outputs = outputs_;
+    inputs = inputs_;
+  }
+  {
+    std::lock_guard lock(records_mu_);
+    batch_records_.clear();
+    for (auto& [input, node] : inputs) batch_records_[input->streamId()] = 0;
+  }
+  BatchInfo info;
+  info.batch_time = t;
+  info.submission_time_ms = clock_->nowMs();
+
+  // Job generation: build each output's RDD for t (lazily; stateful streams run their update).
+  std::vector<std::pair<int, std::function<void()>>> jobs;
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    try {
+      if (auto job = outputs[i]->generateJob(t))
+        jobs.emplace_back(static_cast<int>(i), std::move(*job));
+    } catch (...) {
+      detail::log(LogLevel::kError, fmt::format("Error generating jobs for time {}", t.toString()));
+      recordError(std::current_exception());
+    }
+  }
+  {
+    std::lock_guard lock(records_mu_);
+    info.stream_id_to_num_records = batch_records_;
+  }
+  postEvent([&](StreamingListener& l) { l.onBatchSubmitted(info); });
+  info.processing_start_time_ms = clock_->nowMs();
+  postEvent([&](StreamingListener& l) { l.onBatchStarted(info); });
+  for (auto& [index, job] : jobs) {
+    OutputOperationInfo op;
+    op.batch_time = t;
+    op.id = index;
+    op.name = outputs[static_cast<std::size_t>(index)]->outputName();
+    op.start_time_ms = clock_->nowMs();
+    postEvent([&](StreamingListener& l) { l.onOutputOperationStarted(op); });
+    try {
+      job();
+    } catch (const std::exception& e) {
+      op.failure_reason = e.what();
+      detail::log(LogLevel::kError, fmt::format("Error running job {} of batch {}: {}", op.name,
+                                                t.toString(), e.what()));
+      recordError(std::current_exception());
+    } catch (...) {
+      op.failure_reason = "unknown exception";
+      recordError(std::current_exception());
+    }
+    op.end_time_ms = clock_->nowMs();
+    info.output_operation_infos[index] = op;
+    postEvent([&](StreamingListener& l) { l.onOutputOperationCompleted(op); });
+  }
+  info.processing_end_time_ms = clock_->nowMs();
+  postEvent([&](StreamingListener& l) { l.onBatchCompleted(info); });
+
+  for (auto& output : outputs) {
+    std::vector<DStreamBase*> pending{&output->stream()};
+    while (!pending.empty()) {
+      DStreamBase* s = pending.back();
+      pending.pop_back();
+      s->clearMetadata(t);
+      for (auto& p : s->parents()) pending.push_back(p.get());
+    }
+  }
+  std::lock_guard lock(mu_);
+  last_completed_ = t;
+  cv_.notify_all();
+}
+
+void StreamingCore::rethrowError() {
+  std::exception_ptr error;
+  {
+    std::lock_guard lock(mu_);
+    error = std::exchange(error_, nullptr);
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+void StreamingCore::awaitTermination() {
+  {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return state_ == StreamingContextState::kStopped || error_; });
+  }
+  rethrowError();
+}
+
+bool StreamingCore::awaitTerminationOrTimeout(Duration timeout) {
+  bool stopped;
+  {
+    std::unique_lock lock(mu_);
+    stopped = cv_.wait_for(lock, timeout,
+                           [&] { return state_ == StreamingContextState::kStopped || error_; });
+    stopped = state_ == StreamingContextState::kStopped;
+  }
+  rethrowError();
+  return stopped;
+}
+
+bool StreamingCore::waitForBatch(Time t, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] { return last_completed_ && *last_completed_ >= t; });
+}
+
+void StreamingCore::clearGraph() {
+  std::lock_guard lock(mu_);
+  inputs_.clear();
+  outputs_.clear();
+}
+
+}  // namespace detail
+}  // namespace sluice
