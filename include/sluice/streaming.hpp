@@ -9,3 +9,4 @@
 #include <sluice/streaming/streaming_context.hpp>
 #include <sluice/streaming/transform.hpp>
 #include <sluice/streaming/window.hpp>
+#include <sluice/streaming/receiver.hpp>

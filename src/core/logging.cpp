@@ -14,7 +14,7 @@ namespace {
 spdlog::logger& logger() {
   static std::shared_ptr<spdlog::logger> instance = [] {
     auto l = spdlog::stderr_color_mt("sluice");
-    l->set_pattern("%y/%m/%d %H:%M:%S %^%l%$ %v");
+    l->set_pattern("%C/%m/%d %H:%M:%S %^%L%$ %v");
     l->set_level(spdlog::level::warn);
     return l;
   }();

@@ -1,0 +1,191 @@
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <sluice/log.hpp>
+#include <sluice/streaming/receiver.hpp>
+
+namespace sluice::detail {
+
+ReceiverSupervisor::ReceiverSupervisor(std::shared_ptr<StreamingCore> core, int stream_id,
+                                       std::string name, std::function<void()> on_start,
+                                       std::function<void()> on_stop)
+    : core_(std::move(core)),
+      stream_id_(stream_id),
+      name_(std::move(name)),
+      on_start_(std::move(on_start)),
+      on_stop_(std::move(on_stop)) {}
+
+ReceiverSupervisor::~ReceiverSupervisor() {
+  {
+    std::lock_guard lock(mu_);
+    stopped_ = true;
+  }
+  cv_.notify_all();
+  if (restart_thread_.joinable()) restart_thread_.join();
+}
+
+ReceiverInfo ReceiverSupervisor::info(bool active) const {
+  ReceiverInfo i;
+  i.stream_id = stream_id_;
+  i.name = name_;
+  i.active = active;
+  return i;
+}
+
+void ReceiverSupervisor::start() {
+  {
+    std::lock_guard lock(mu_);
+    started_ = true;
+    stopped_ = false;
+  }
+  on_start_();
+  auto i = info(true);
+  core_->postEvent([&](StreamingListener& l) { l.onReceiverStarted(i); });
+}
+
+void ReceiverSupervisor::stop(const std::string& message) {
+  std::thread restart;
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    restart = std::move(restart_thread_);
+  }
+  cv_.notify_all();
+  if (restart.joinable()) {
+    if (restart.get_id() == std::this_thread::get_id()) {
+      restart.detach();  // stop() called from onStart() during a restart
+    } else {
+      restart.join();
+    }
+  }
+  try {
+    on_stop_();
+  } catch (const std::exception& e) {
+    log(LogLevel::kWarn, fmt::format("Receiver {} onStop failed: {}", name_, e.what()));
+  }
+  log(LogLevel::kInfo, fmt::format("Receiver {} stopped: {}", name_, message));
+  auto i = info(false);
+  i.last_error_message = message;
+  core_->postEvent([&](StreamingListener& l) { l.onReceiverStopped(i); });
+}
+
+void ReceiverSupervisor::restart(const std::string& message, std::optional<Duration> delay) {
+  const Duration wait = delay.value_or(core_->conf().receiver_restart_delay);
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) return;
+    log(LogLevel::kWarn,
+        fmt::format("Restarting receiver {} with delay {} ms: {}", name_, wait.count(), message));
+    restart_delay_ = wait;
+    if (restarting_) {
+      restart_again_ = true;  // the running restart loop goes round once more
+    } else {
+      restarting_ = true;
+      // A finished earlier restart thread no longer needs the lock: safe to join here.
+      if (restart_thread_.joinable()) restart_thread_.join();
+      restart_thread_ = std::thread([this] { restartLoop(); });
+    }
+  }
+  auto i = info(true);
+  i.last_error_message = message;
+  core_->postEvent([&](StreamingListener& l) { l.onReceiverError(i); });
+}
+
+void ReceiverSupervisor::restartLoop() {
+  while (true) {
+    Duration wait;
+    {
+      std::lock_guard lock(mu_);
+      restart_again_ = false;
+      wait = restart_delay_;
+    }
+    try {
+      on_stop_();
+    } catch (const std::exception& e) {
+      log(LogLevel::kWarn, fmt::format("Receiver {} onStop failed: {}", name_, e.what()));
+    }
+    {
+      // The delay is operational (how soon to retry), so it runs on real time; stop() cuts it
+      // short.
+      std::unique_lock lock(mu_);
+      if (cv_.wait_for(lock, wait, [&] { return stopped_; })) {
+        restarting_ = false;
+        return;
+      }
+    }
+    try {
+      on_start_();
+    } catch (const std::exception& e) {
+      log(LogLevel::kError, fmt::format("Receiver {} failed to restart: {}", name_, e.what()));
+    }
+    std::lock_guard lock(mu_);
+    if (!restart_again_ || stopped_) {
+      restarting_ = false;
+      return;
+    }
+  }
+}
+
+void ReceiverSupervisor::reportError(const std::string& message) {
+  log(LogLevel::kWarn, fmt::format("Receiver {} reported an error: {}", name_, message));
+  auto i = info(true);
+  i.last_error_message = message;
+  core_->postEvent([&](StreamingListener& l) { l.onReceiverError(i); });
+}
+
+bool ReceiverSupervisor::isStarted() const {
+  std::lock_guard lock(mu_);
+  return started_ && !stopped_;
+}
+
+bool ReceiverSupervisor::isStopped() const {
+  std::lock_guard lock(mu_);
+  return stopped_ || !started_;
+}
+
+void ReceiverSupervisor::waitToStore() {
+  const double rate = core_->conf().receiver_max_rate;
+  if (rate <= 0) return;
+  std::lock_guard lock(rate_mu_);
+  auto now = std::chrono::steady_clock::now();
+  if (last_refill_ == std::chrono::steady_clock::time_point{}) {
+    last_refill_ = now;
+    tokens_ = 1;
+  }
+  tokens_ =
+      std::min(rate, tokens_ + rate * std::chrono::duration<double>(now - last_refill_).count());
+  last_refill_ = now;
+  if (tokens_ < 1) {
+    auto wait = std::chrono::duration<double>((1 - tokens_) / rate);
+    std::this_thread::sleep_for(wait);  // throttling a producer, not synchronising
+    tokens_ = 1;
+    last_refill_ = std::chrono::steady_clock::now();
+  }
+  tokens_ -= 1;
+}
+
+BlockTimer::BlockTimer(std::shared_ptr<StreamingCore> core, std::function<void()> cut)
+    : core_(std::move(core)), cut_(std::move(cut)) {}
+
+BlockTimer::~BlockTimer() { stop(); }
+
+void BlockTimer::start() {
+  stopped_ = false;
+  thread_ = std::thread([this] {
+    const std::int64_t interval = core_->conf().block_interval.count();
+    std::int64_t next = (core_->clock().nowMs() / interval + 1) * interval;
+    while (core_->clock().waitUntil(next, [this] { return stopped_.load(); })) {
+      cut_();
+      next += interval;
+    }
+  });
+}
+
+void BlockTimer::stop() {
+  stopped_ = true;
+  core_->clock().wakeWaiters();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace sluice::detail
