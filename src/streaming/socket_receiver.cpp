@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <sluice/log.hpp>
 
 namespace sluice::detail {
@@ -103,6 +104,26 @@ void SocketTextReceiver::receive() {
   log(LogLevel::kInfo, fmt::format("Connected to {}:{}", host_, port_));
   std::string pending;
   bool dropping = false;  // inside an oversize line: skip until its end
+  // The bound applies to the line without its terminator: a "\r" before the "\n" may take
+  // pending one byte past it.
+  auto countDropped = [&] {
+    ++dropped_lines_;
+    log(LogLevel::kWarn, fmt::format("{}: dropped a line longer than {} bytes ({} dropped so far)",
+                                     name(), max_line_bytes_, dropped_lines_.load()));
+  };
+  auto endLine = [&] {
+    std::string_view line = pending;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (dropping || line.size() > max_line_bytes_) {
+      countDropped();
+    } else {
+      storeLine(pending);
+    }
+    dropping = false;
+    pending.clear();
+  };
+  const std::size_t pending_limit =
+      max_line_bytes_ + (max_line_bytes_ < std::numeric_limits<std::size_t>::max() ? 1 : 0);
   char buf[1 << 16];
   std::string reason = "Socket data stream had no more data";
   while (!isStopped()) {
@@ -118,7 +139,7 @@ void SocketTextReceiver::receive() {
       auto nl = chunk.find('\n');
       std::string_view piece = chunk.substr(0, nl);
       if (!dropping) {
-        if (pending.size() + piece.size() > max_line_bytes_) {
+        if (pending.size() + piece.size() > pending_limit) {
           dropping = true;
           pending.clear();
         } else {
@@ -126,20 +147,11 @@ void SocketTextReceiver::receive() {
         }
       }
       if (nl == std::string_view::npos) break;
-      if (dropping) {
-        ++dropped_lines_;
-        log(LogLevel::kWarn,
-            fmt::format("{}: dropped a line longer than {} bytes ({} dropped so far)", name(),
-                        max_line_bytes_, dropped_lines_.load()));
-        dropping = false;
-      } else {
-        storeLine(pending);
-      }
-      pending.clear();
+      endLine();
       chunk.remove_prefix(nl + 1);
     }
   }
-  if (!pending.empty() && !dropping) storeLine(pending);  // a last line without "\n"
+  if (!pending.empty() || dropping) endLine();  // a last line without "\n"
   fd_ = -1;
   ::close(fd);
   if (!isStopped()) restart(reason);

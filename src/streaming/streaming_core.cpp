@@ -37,8 +37,9 @@ std::atomic<detail::StreamingCore*> g_active{nullptr};
 
 void StreamingConf::set(const std::string& key, const std::string& value) {
   if (key == "spark.streaming.blockInterval") {
-    block_interval = parseDuration(key, value);
-    if (block_interval.count() <= 0) throw InvalidArgumentError(key + " must be positive");
+    const Duration interval = parseDuration(key, value);
+    if (interval.count() <= 0) throw InvalidArgumentError(key + " must be positive");
+    block_interval = interval;  // only a valid value replaces the setting
   } else if (key == "spark.streaming.gracefulStopTimeout") {
     graceful_stop_timeout = parseDuration(key, value);
   } else if (key == "spark.streaming.receiver.maxRate") {
