@@ -13,6 +13,7 @@
 #include <sluice/rdd.hpp>
 #include <sluice/streaming/core.hpp>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace sluice {
@@ -52,8 +53,10 @@ class DStreamNode : public DStreamBase {
     }
     const std::int64_t slide = slideDuration().count();
     const std::int64_t zero = zeroTime().milliseconds();
-    std::int64_t first = zero + ((from.milliseconds() - zero + slide - 1) / slide) * slide;
-    if (from.milliseconds() < zero) first = zero + slide;
+    // Like Spark, an off-grid `from` is floored onto the grid; nothing is at or before zero time.
+    const std::int64_t offset = from.milliseconds() - zero;
+    std::int64_t first = offset > 0 ? zero + (offset / slide) * slide : zero;
+    if (first <= zero) first = zero + slide;
     for (std::int64_t t = first; t <= to.milliseconds(); t += slide) {
       if (auto rdd = getOrCompute(Time(t))) rdds.push_back(std::move(*rdd));
     }
@@ -129,7 +132,7 @@ class DStream {
   // f(rdd1, rdd2) or f(rdd1, rdd2, time) over the same-time RDDs of both streams.
   template <class U, class F>
   auto transformWith(const DStream<U>& other, F f) const;
-  // The RDDs at every batch time in [from, to].
+  // The RDDs at every batch time in [from, to]; an off-grid `from` is floored onto the grid.
   std::vector<RDD<T>> slice(Time from, Time to) const { return node_->slice(from, to); }
   const DStream<T>& cache() const;
   const DStream<T>& persist() const;
@@ -173,7 +176,9 @@ class DStream {
                                   int num_partitions = -1) const;
   // Incremental: previous window, minus the batches leaving (inv_f), plus those entering (f).
   // Keys whose value returns to the identity stay unless `filter` drops them.
+  // (InvF is never a duration, so reduceByKeyAndWindow(f, W, S) picks the naive form.)
   template <class F, class InvF>
+    requires(!std::is_convertible_v<InvF, Duration>)
   DStream<T> reduceByKeyAndWindow(F f, InvF inv_f, Duration window_duration,
                                   std::optional<Duration> slide_duration = std::nullopt,
                                   int num_partitions = -1,

@@ -214,6 +214,7 @@ DStream<T> DStream<T>::reduceByKeyAndWindow(F f, Duration window_duration,
 
 template <class T>
 template <class F, class InvF>
+  requires(!std::is_convertible_v<InvF, Duration>)
 DStream<T> DStream<T>::reduceByKeyAndWindow(F f, InvF inv_f, Duration window_duration,
                                             std::optional<Duration> slide_duration,
                                             int num_partitions,
