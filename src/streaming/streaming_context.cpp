@@ -23,13 +23,7 @@ void onShutdownSignal(int) {
 
 StreamingContext::StreamingContext(Context& context, Duration batch_duration,
                                    std::shared_ptr<Clock> clock)
-    : core_(std::make_shared<detail::StreamingCore>(context, batch_duration, std::move(clock))) {
-  if (context.defaultParallelism() == 1) {
-    detail::log(LogLevel::kWarn,
-                "StreamingContext on a local[1] Context: receivers need more threads than there "
-                "are receivers to leave room for processing");
-  }
-}
+    : core_(std::make_shared<detail::StreamingCore>(context, batch_duration, std::move(clock))) {}
 
 StreamingContext::~StreamingContext() {
   detail::StreamingCore* self = core_.get();
