@@ -237,7 +237,9 @@ class MapWithStateNode final : public DStreamNode<M> {
             fn(t, std::as_const(kv.first), std::optional<V>(std::move(kv.second)), state);
         if (state.wasRemoved()) {
           if (it != part.map.end()) part.map.erase(it);
-        } else if (state.wasUpdated()) {
+        } else if (state.wasUpdated() || (timeout && state.exists())) {
+          // With a timeout, a record for a key with state makes it active again even without
+          // update() (Spark re-puts the state with the batch time).
           part.map.insert_or_assign(kv.first, typename StateStore<K, S>::Entry{
                                                   std::move(*state.value()), t.milliseconds()});
           if (timeout) part.touched.emplace_back(t.milliseconds(), kv.first);
