@@ -34,6 +34,9 @@ void syncPath(const std::string& path) {
 TextOutputCommitter::TextOutputCommitter(std::string path, bool overwrite)
     : path_(std::move(path)), overwrite_(overwrite) {
   namespace fs = std::filesystem;
+  // "out/" names the directory "out": without this its parent would be "out" itself, and the
+  // temporary directory would be created inside the output path.
+  while (path_.size() > 1 && path_.back() == '/') path_.pop_back();
   std::error_code ec;
   if (!overwrite_ && fs::exists(path_, ec)) {
     throw IOError(fmt::format("Output directory '{}' already exists", path_));

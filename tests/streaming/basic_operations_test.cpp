@@ -49,9 +49,7 @@ auto runStreamWithContext(const Batches<T>& input, Op operation, std::size_t num
                           const StreamTestOptions& options) {
   namespace td = sluice::testing::detail;
   return td::runWith(options, num_batches, [&](Context& sc, StreamingContext& ssc) {
-    auto stream = ssc.queueStream(
-        td::inputQueue(sc, input, options.numInputPartitions), true,
-        std::optional(sc.parallelize(std::vector<T>{}, options.numInputPartitions)));
+    auto stream = td::testInput(sc, ssc, input, options.numInputPartitions);
     return operation(ssc, stream);
   });
 }

@@ -48,16 +48,13 @@ auto runStreamWithContext(const Batches<T>& input, Op operation, std::size_t num
                           const StreamTestOptions& options) {
   namespace td = sluice::testing::detail;
   return td::runWith(options, num_batches, [&](Context& sc, StreamingContext& ssc) {
-    auto stream = ssc.queueStream(
-        td::inputQueue(sc, input, options.numInputPartitions), true,
-        std::optional(sc.parallelize(std::vector<T>{}, options.numInputPartitions)));
+    auto stream = td::testInput(sc, ssc, input, options.numInputPartitions);
     return operation(sc, stream);
   });
 }
 
 // A stream without an RDD (Spark's None) at the given batch times, passing its parent's RDD
-// through otherwise: the `null` input batches of Spark's TestInputStream. The parent is not asked
-// at a gap, so a queue input is not consumed there.
+// through otherwise: the `null` input batches of Spark's TestInputStream.
 template <class T>
 class GapNode final : public sluice::detail::DStreamNode<T> {
  public:
@@ -180,7 +177,7 @@ struct StateObject {
 
 TEST_P(StateOperations, UpdateStateByKeyObjectLifecycleWithMissingBatches) {
   // Input batches at 1 s, 3 s and 4 s; no input RDD at 2 s, 5 s and 6 s.
-  Batches<std::string> input{{"a", "b"}, {"a", "c", "a"}, {"c"}};
+  Batches<std::string> input{{"a", "b"}, {}, {"a", "c", "a"}, {"c"}};
   auto out = runStream(
       input,
       [](DStream<std::string> s) {
@@ -210,7 +207,7 @@ TEST_P(StateOperations, UpdateStateByKeyObjectLifecycleWithMissingBatches) {
 TEST_P(StateOperations, UpdateStateByKeyNoRDDBeforeAnyInputOrState) {
   // No previous state and no input RDD: no RDD at all, so no output for that batch.
   auto out = runStream(
-      Batches<std::string>{{"a"}, {"a"}},
+      Batches<std::string>{{}, {"a"}, {"a"}},
       [](DStream<std::string> s) {
         return withGaps(s, {1000}).map(pairWithOne()).updateStateByKey(runningCount);
       },
