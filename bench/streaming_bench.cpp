@@ -1,0 +1,217 @@
+// Streaming throughput: a windowed word count (30 s window, 1 s slide, reduceByKeyAndWindow with
+// an inverse function) fed from an in-process queue at increasing rates; the highest rate whose
+// batches are processed faster than the batch interval. Also at 100 ms and 10 ms batches, the cost
+// of an empty batch, and what one socket receiver ingests from a local sender.
+// Usage: streaming_bench CORPUS [--quick]
+// A manual clock drives the batches, so a batch starts as soon as the previous one is done and
+// its wall time is its processing time.
+#include <netinet/in.h>
+#include <sluice/sluice.hpp>
+#include <sluice/streaming.hpp>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using sluice::Duration;
+
+std::vector<std::string> readLines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+std::vector<std::string> splitWords(const std::string& line) {
+  std::vector<std::string> words;
+  std::size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && static_cast<unsigned char>(line[i]) <= ' ') ++i;
+    std::size_t start = i;
+    while (i < line.size() && static_cast<unsigned char>(line[i]) > ' ') ++i;
+    if (i > start) words.push_back(line.substr(start, i - start));
+  }
+  return words;
+}
+
+struct Trial {
+  double mean_batch_seconds = 0;  // over the measured batches
+  double max_batch_seconds = 0;
+};
+
+// Runs `warmup + measured` batches of `bytes_per_batch` text each through the windowed word count
+// and times the measured ones.
+Trial runWindowed(const std::vector<std::string>& corpus, Duration batch, Duration window,
+                  std::size_t bytes_per_batch, int warmup, int measured, int threads) {
+  sluice::Context sc("local[" + std::to_string(threads) + "]", "streamingBench");
+  auto clock = std::make_shared<sluice::ManualClock>();
+  sluice::StreamingContext ssc(sc, batch, clock);
+  std::deque<sluice::RDD<std::string>> queue;
+  std::size_t next = 0;
+  for (int b = 0; b < warmup + measured; ++b) {
+    std::vector<std::vector<std::string>> parts(static_cast<std::size_t>(threads));
+    std::size_t bytes = 0;
+    for (std::size_t i = 0; bytes < bytes_per_batch; ++i) {
+      const std::string& line = corpus[next++ % corpus.size()];
+      bytes += line.size() + 1;
+      parts[i % parts.size()].push_back(line);
+    }
+    queue.push_back(sc.fromPartitions(std::move(parts)));
+  }
+  auto counts = ssc.queueStream(std::move(queue))
+                    .flatMap(splitWords)
+                    .map([](std::string w) { return std::pair<std::string, long long>(std::move(w), 1); })
+                    .reduceByKeyAndWindow([](long long a, long long b) { return a + b; },
+                                          [](long long a, long long b) { return a - b; }, window, batch);
+  std::atomic<long long> keys{0};
+  counts.foreachRDD([&](const sluice::RDD<std::pair<std::string, long long>>& rdd) { keys = rdd.count(); });
+  ssc.start();
+  Trial trial;
+  for (int b = 1; b <= warmup + measured; ++b) {
+    auto start = Clock::now();
+    clock->advance(batch.count());
+    ssc.core()->waitForBatch(sluice::Time(b * batch.count()), std::chrono::minutes(5));
+    double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    if (b > warmup) {
+      trial.mean_batch_seconds += seconds / measured;
+      trial.max_batch_seconds = std::max(trial.max_batch_seconds, seconds);
+    }
+  }
+  ssc.stop(false);
+  ssc.core()->rethrowError();
+  return trial;
+}
+
+// Doubles the rate until batches take longer than the interval, then bisects.
+void findSustainableRate(const std::vector<std::string>& corpus, Duration batch, bool quick) {
+  const Duration window(30000);
+  const int batches_in_window = static_cast<int>(window / batch);
+  const int warmup = batches_in_window + 1;  // batches leave the window from here on
+  const int measured = std::max(3, std::min(20, 2000 / static_cast<int>(batch.count()) + 3));
+  const double interval = std::chrono::duration<double>(batch).count();
+  double avg_line = 0;
+  for (std::size_t i = 0; i < std::min<std::size_t>(corpus.size(), 10000); ++i) avg_line += corpus[i].size() + 1;
+  avg_line /= std::min<std::size_t>(corpus.size(), 10000);
+
+  double low = 0;
+  double high = 0;
+  double rate = quick ? 4e6 : 1e6;  // bytes per second
+  auto fits = [&](double r) {
+    auto bytes = static_cast<std::size_t>(r * interval);
+    Trial t = runWindowed(corpus, batch, window, std::max<std::size_t>(bytes, 1), warmup, measured, 2);
+    std::printf("    %8.2f MB/s -> mean batch %.4f s (max %.4f s) for a %.3f s interval\n", r / 1e6,
+                t.mean_batch_seconds, t.max_batch_seconds, interval);
+    std::fflush(stdout);
+    return t.mean_batch_seconds < interval;
+  };
+  while (fits(rate)) {
+    low = rate;
+    rate *= 2;
+  }
+  high = rate;
+  for (int i = 0; i < (quick ? 1 : 3) && low > 0; ++i) {
+    double mid = (low + high) / 2;
+    (fits(mid) ? low : high) = mid;
+  }
+  std::printf("  batch %lld ms: sustainable %.2f MB/s = %.0f records/s (lines) on 2 threads\n\n",
+              static_cast<long long>(batch.count()), low / 1e6, low / avg_line);
+}
+
+void emptyBatchOverhead() {
+  sluice::Context sc("local[2]", "emptyBatches");
+  auto clock = std::make_shared<sluice::ManualClock>();
+  sluice::StreamingContext ssc(sc, Duration(10), clock);
+  auto stream = ssc.queueStream(std::deque<sluice::RDD<int>>{}, true,
+                                std::optional(sc.parallelize(std::vector<int>{}, 2)));
+  std::atomic<long long> seen{0};
+  stream.map([](int x) { return x + 1; }).foreachRDD([&](const sluice::RDD<int>& rdd) { seen += rdd.count(); });
+  ssc.start();
+  const int batches = 20000;
+  auto start = Clock::now();
+  for (int b = 1; b <= batches; ++b) {
+    clock->advance(10);
+    ssc.core()->waitForBatch(sluice::Time(b * 10LL), std::chrono::minutes(1));
+  }
+  double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  ssc.stop(false);
+  std::printf("empty batch (queue -> map -> foreachRDD(count), local[2]): %.1f us per batch over %d batches\n\n",
+              seconds / batches * 1e6, batches);
+}
+
+void socketIngestion(const std::vector<std::string>& corpus, double seconds) {
+  int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::listen(listener, 1);
+  const int port = ntohs(addr.sin_port);
+  std::string payload;
+  for (const auto& line : corpus) payload.append(line).push_back('\n');
+  std::atomic<bool> done{false};
+  std::atomic<long long> bytes_sent{0};
+  std::thread sender([&] {
+    int fd = ::accept(listener, nullptr, nullptr);
+    std::size_t off = 0;
+    while (!done) {
+      ssize_t n = ::send(fd, payload.data() + off, std::min<std::size_t>(1 << 16, payload.size() - off), MSG_NOSIGNAL);
+      if (n <= 0) break;
+      bytes_sent += n;
+      off = (off + static_cast<std::size_t>(n)) % payload.size();
+    }
+    ::close(fd);
+  });
+  sluice::Context sc("local[2]", "socketBench");
+  sluice::StreamingContext ssc(sc, Duration(500));  // system clock: real batches
+  std::atomic<long long> records{0};
+  ssc.socketTextStream("127.0.0.1", port).foreachRDD([&](const sluice::RDD<std::string>& rdd) {
+    records += rdd.count();
+  });
+  auto start = Clock::now();
+  ssc.start();
+  ssc.awaitTerminationOrTimeout(std::chrono::milliseconds(static_cast<long long>(seconds * 1000)));
+  done = true;
+  ssc.stop(false, true);
+  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  ::shutdown(listener, SHUT_RDWR);
+  ::close(listener);
+  sender.join();
+  double avg_line = static_cast<double>(payload.size()) / corpus.size();
+  std::printf("socket ingestion (one receiver, local sender): %.0f lines/s, %.1f MB/s over %.1f s\n\n",
+              records / elapsed, records * avg_line / elapsed / 1e6, elapsed);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: streaming_bench CORPUS [--quick]\n");
+    return 2;
+  }
+  const bool quick = argc > 2 && std::string(argv[2]) == "--quick";
+  auto corpus = readLines(argv[1]);
+  if (corpus.empty()) {
+    std::fprintf(stderr, "streaming_bench: %s has no lines\n", argv[1]);
+    return 2;
+  }
+  std::printf("windowed word count, reduceByKeyAndWindow(+, -, 30 s window, slide = batch):\n");
+  findSustainableRate(corpus, Duration(1000), quick);
+  findSustainableRate(corpus, Duration(100), quick);
+  if (!quick) findSustainableRate(corpus, Duration(10), quick);
+  emptyBatchOverhead();
+  socketIngestion(corpus, quick ? 2.0 : 5.0);
+  return 0;
+}
