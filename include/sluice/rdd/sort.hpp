@@ -80,7 +80,7 @@ template <class T>
 RDD<T> RDD<T>::sortByKey(bool ascending, int num_partitions) const {
   static_assert(detail::PairType<T>, "sortByKey needs an RDD of std::pair<K, V>");
   using K = typename T::first_type;
-  int n = num_partitions < 0
+  int n = num_partitions == -1
               ? std::max(1, getNumPartitions())
               : detail::resolvePartitions(num_partitions, node_->runtime(), "sortByKey");
   auto bounds =
