@@ -344,6 +344,7 @@ void StreamingCore::runBatch(Time t) {
   BatchInfo info;
   info.batch_time = t;
   info.submission_time_ms = clock_->nowMs();
+  for (auto& [input, node] : inputs) input->allocateBatch(t);
 
   // Job generation: build each output's RDD for t (lazily; stateful streams run their update).
   std::vector<std::pair<int, std::function<void()>>> jobs;

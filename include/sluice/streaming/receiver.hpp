@@ -183,16 +183,39 @@ class ReceiverInputNode final : public DStreamNode<T>, public InputBase {
   }
   bool hasPendingData() const override { return !buffer_->empty(); }
 
- protected:
-  std::optional<RDD<T>> compute(Time) override {
+  void allocateBatch(Time t) override {
     auto blocks = buffer_->takeAll();
     long long records = 0;
     for (const auto& b : blocks) records += static_cast<long long>(b.size());
     this->core().reportInputRecords(this->id(), records);
+    std::lock_guard lock(allocated_mu_);
+    allocated_[t] = std::move(blocks);
+  }
+
+  void clearMetadata(Time t) override {
+    DStreamNode<T>::clearMetadata(t);
+    std::lock_guard lock(allocated_mu_);
+    const Time cutoff = t - this->rememberDuration();
+    allocated_.erase(allocated_.begin(), allocated_.upper_bound(cutoff));
+  }
+
+ protected:
+  // The blocks allocated to batch t become its partitions.
+  std::optional<RDD<T>> compute(Time t) override {
+    std::vector<std::vector<T>> blocks;
+    {
+      std::lock_guard lock(allocated_mu_);
+      if (auto it = allocated_.find(t); it != allocated_.end()) {
+        blocks = std::move(it->second);
+        allocated_.erase(it);
+      }
+    }
     return this->core().context().fromPartitions(std::move(blocks));
   }
 
  private:
+  std::mutex allocated_mu_;
+  std::map<Time, std::vector<std::vector<T>>> allocated_;
   std::shared_ptr<Receiver<T>> receiver_;
   std::shared_ptr<BlockBuffer<T>> buffer_;
   std::unique_ptr<BlockTimer> timer_;

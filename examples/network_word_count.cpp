@@ -1,0 +1,98 @@
+// Network word count: counts the words of each one-second batch of lines read from a TCP server.
+// socketTextStream -> flatMap (split on " ") -> map (word, 1) -> reduceByKey -> pprint.
+//
+// Usage: network_word_count [--master local[N]] [--batch-ms N] [--seconds N] [HOST [PORT]]
+// HOST and PORT default to localhost 9999. Feed it text from a second terminal:
+//   nc -lk 9999                      # then type lines
+//   build/release/examples/network_word_count localhost 9999
+// Runs until Ctrl-C (a graceful stop), or for --seconds N.
+#include <chrono>
+#include <iostream>
+#include <sluice/sluice.hpp>
+#include <sluice/streaming.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: network_word_count [--master local[N]] [--batch-ms N] [--seconds N] [HOST [PORT]]\n";
+
+// Python's line.split(" "): consecutive spaces give empty words, as in PySpark.
+std::vector<std::string> splitOnSpace(const std::string& line) {
+  std::vector<std::string> words;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= line.size(); ++i) {
+    if (i == line.size() || line[i] == ' ') {
+      words.push_back(line.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  return words;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string master = "local[2]";  // one thread receives, one processes
+  long long batch_ms = 1000;
+  double seconds = 0;  // 0: until Ctrl-C
+  std::string host = "localhost";
+  int port = 9999;
+  try {
+    std::vector<std::string> positional;
+    for (int i = 1; i < argc; ++i) {
+      std::string arg = argv[i];
+      bool has_value = i + 1 < argc;
+      if (arg == "--master" && has_value) {
+        master = argv[++i];
+      } else if (arg == "--batch-ms" && has_value) {
+        batch_ms = std::stoll(argv[++i]);
+      } else if (arg == "--seconds" && has_value) {
+        seconds = std::stod(argv[++i]);
+      } else if (arg.starts_with("--")) {
+        throw std::invalid_argument(arg);
+      } else {
+        positional.push_back(arg);
+      }
+    }
+    if (positional.size() > 2 || batch_ms <= 0) throw std::invalid_argument("arguments");
+    if (positional.size() > 0) host = positional[0];
+    if (positional.size() > 1) port = std::stoi(positional[1]);
+  } catch (const std::exception&) {
+    std::cerr << kUsage;
+    return 2;
+  }
+
+  try {
+    // Create a local StreamingContext with two working threads and a batch interval of 1 second.
+    sluice::Context sc(master, "NetworkWordCount");
+    sluice::StreamingContext ssc(sc, std::chrono::milliseconds(batch_ms));
+
+    // A DStream of the lines sent by the server at host:port.
+    auto lines = ssc.socketTextStream(host, port);
+
+    // Split each line into words, then count each word in each batch.
+    auto words = lines.flatMap(splitOnSpace);
+    auto pairs = words.map(
+        [](std::string word) { return std::pair<std::string, long long>(std::move(word), 1); });
+    auto word_counts = pairs.reduceByKey([](long long x, long long y) { return x + y; });
+
+    // Print the first ten elements of each batch's RDD.
+    word_counts.pprint();
+
+    ssc.stopGracefullyOnShutdown();
+    ssc.start();
+    if (seconds > 0) {
+      auto timeout = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+      if (!ssc.awaitTerminationOrTimeout(timeout)) ssc.stop();
+    } else {
+      ssc.awaitTermination();
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "network_word_count: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,83 @@
+// Queue stream event counts: counts the events of each type in each one-second batch of a stream
+// made from a queue of prepared RDDs (how to test a streaming job without a live source).
+// queueStream (5 RDDs of the events 0..9, each ten times) -> map (event, 1) -> reduceByKey
+// -> pprint.
+//
+// Usage: queue_stream_event_counts [--master local[N]] [--batch-ms N] [--seconds N]
+//   build/release/examples/queue_stream_event_counts --seconds 6
+// The first five batches print (0, 10) ... (9, 10); later ones are empty. Runs until Ctrl-C
+// (a graceful stop), or for --seconds N.
+#include <chrono>
+#include <deque>
+#include <iostream>
+#include <sluice/sluice.hpp>
+#include <sluice/streaming.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: queue_stream_event_counts [--master local[N]] [--batch-ms N] [--seconds N]\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string master = "local[*]";
+  long long batch_ms = 1000;
+  double seconds = 0;  // 0: until Ctrl-C
+  try {
+    for (int i = 1; i < argc; ++i) {
+      std::string arg = argv[i];
+      bool has_value = i + 1 < argc;
+      if (arg == "--master" && has_value) {
+        master = argv[++i];
+      } else if (arg == "--batch-ms" && has_value) {
+        batch_ms = std::stoll(argv[++i]);
+      } else if (arg == "--seconds" && has_value) {
+        seconds = std::stod(argv[++i]);
+      } else {
+        throw std::invalid_argument(arg);
+      }
+    }
+    if (batch_ms <= 0) throw std::invalid_argument("--batch-ms");
+  } catch (const std::exception&) {
+    std::cerr << kUsage;
+    return 2;
+  }
+
+  try {
+    sluice::Context sc(master, "QueueStreamEventCounts");
+    sluice::StreamingContext ssc(sc, std::chrono::milliseconds(batch_ms));
+
+    // Five RDDs, each holding the event types 0, 1, ..., 9 ten times over.
+    std::deque<sluice::RDD<int>> event_rdd_queue;
+    for (int i = 0; i < 5; ++i) {
+      std::vector<int> events;
+      for (int repeat = 0; repeat < 10; ++repeat) {
+        for (int event = 0; event < 10; ++event) events.push_back(event);
+      }
+      event_rdd_queue.push_back(ssc.sparkContext().parallelize(events));
+    }
+
+    // One RDD of the queue per batch.
+    auto ds = ssc.queueStream(event_rdd_queue)
+                  .map([](int event) { return std::pair<int, long long>(event, 1); })
+                  .reduceByKey([](long long v1, long long v2) { return v1 + v2; });
+    ds.pprint();
+
+    ssc.stopGracefullyOnShutdown();
+    ssc.start();
+    if (seconds > 0) {
+      auto timeout = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+      if (!ssc.awaitTerminationOrTimeout(timeout)) ssc.stop();
+    } else {
+      ssc.awaitTermination();
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "queue_stream_event_counts: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

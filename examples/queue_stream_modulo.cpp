@@ -1,0 +1,79 @@
+// Queue stream modulo: how often each last digit (x % 10) occurs over a 4-second window that
+// slides every 2 seconds, on a stream made from a queue of five RDDs of the numbers 0..999.
+// queueStream -> map (x % 10) -> window(4s, 2s) -> map (digit, 1) -> reduceByKey -> pprint.
+//
+// Usage: queue_stream_modulo [--master local[N]] [--batch-ms N] [--seconds N]
+//   build/release/examples/queue_stream_modulo --seconds 12
+// With one-second batches the windows hold 2, 4, 3 and 1 of the queued RDDs, so each digit
+// counts 200, 400, 300, 100, then the windows are empty. The window is 4 batches sliding by 2,
+// so --batch-ms scales it. Runs until Ctrl-C (a graceful stop), or for --seconds N.
+#include <chrono>
+#include <deque>
+#include <iostream>
+#include <sluice/sluice.hpp>
+#include <sluice/streaming.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: queue_stream_modulo [--master local[N]] [--batch-ms N] [--seconds N]\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string master = "local[*]";
+  long long batch_ms = 1000;
+  double seconds = 0;  // 0: until Ctrl-C
+  try {
+    for (int i = 1; i < argc; ++i) {
+      std::string arg = argv[i];
+      bool has_value = i + 1 < argc;
+      if (arg == "--master" && has_value) {
+        master = argv[++i];
+      } else if (arg == "--batch-ms" && has_value) {
+        batch_ms = std::stoll(argv[++i]);
+      } else if (arg == "--seconds" && has_value) {
+        seconds = std::stod(argv[++i]);
+      } else {
+        throw std::invalid_argument(arg);
+      }
+    }
+    if (batch_ms <= 0) throw std::invalid_argument("--batch-ms");
+  } catch (const std::exception&) {
+    std::cerr << kUsage;
+    return 2;
+  }
+
+  try {
+    sluice::Context sc(master, "QueueStreamModulo");
+    const auto batch = std::chrono::milliseconds(batch_ms);
+    sluice::StreamingContext ssc(sc, batch);
+
+    // Five RDDs of 0, 1, ..., 999.
+    std::deque<sluice::RDD<long long>> rdd_queue;
+    for (int i = 0; i < 5; ++i) rdd_queue.push_back(ssc.sparkContext().range(0, 1000));
+
+    auto ds = ssc.queueStream(rdd_queue)
+                  .map([](long long x) { return x % 10; })
+                  .window(4 * batch, 2 * batch)
+                  .map([](long long digit) { return std::pair<long long, long long>(digit, 1); })
+                  .reduceByKey([](long long v1, long long v2) { return v1 + v2; });
+    ds.pprint();
+
+    ssc.stopGracefullyOnShutdown();
+    ssc.start();
+    if (seconds > 0) {
+      auto timeout = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+      if (!ssc.awaitTerminationOrTimeout(timeout)) ssc.stop();
+    } else {
+      ssc.awaitTermination();
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "queue_stream_modulo: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

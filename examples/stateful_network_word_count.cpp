@@ -1,0 +1,111 @@
+// Stateful network word count: a running count of every word seen since the start, printed
+// sorted by word after each two-second batch.
+// socketTextStream -> flatMap (split on whitespace) -> map (word, 1) -> updateStateByKey (sum of
+// the new values plus the previous total) -> transform (sortByKey) -> pprint.
+//
+// Usage: stateful_network_word_count [--master local[N]] [--batch-ms N] [--seconds N]
+//                                    [--checkpoint DIR] [HOST [PORT]]
+// HOST and PORT default to localhost 9999. Feed it text from a second terminal:
+//   nc -lk 9999                      # then type lines; the totals keep growing
+//   build/release/examples/stateful_network_word_count localhost 9999
+// Runs until Ctrl-C (a graceful stop), or for --seconds N.
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <numeric>
+#include <optional>
+#include <sluice/sluice.hpp>
+#include <sluice/streaming.hpp>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: stateful_network_word_count [--master local[N]] [--batch-ms N] [--seconds N]\n"
+    "                                   [--checkpoint DIR] [HOST [PORT]]\n";
+
+// Python's line.split(): words separated by runs of whitespace.
+std::vector<std::string> splitWords(const std::string& line) {
+  std::vector<std::string> words;
+  std::istringstream in(line);
+  for (std::string word; in >> word;) words.push_back(std::move(word));
+  return words;
+}
+
+// The new total of a word: its counts in this batch plus its previous total (none at first).
+std::optional<long long> updateFunc(const std::vector<long long>& new_values,
+                                    std::optional<long long> last) {
+  return std::accumulate(new_values.begin(), new_values.end(), last.value_or(0));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string master = "local[2]";
+  long long batch_ms = 2000;
+  double seconds = 0;  // 0: until Ctrl-C
+  std::string checkpoint_dir =
+      (std::filesystem::temp_directory_path() / "sluice-stateful-network-word-count").string();
+  std::string host = "localhost";
+  int port = 9999;
+  try {
+    std::vector<std::string> positional;
+    for (int i = 1; i < argc; ++i) {
+      std::string arg = argv[i];
+      bool has_value = i + 1 < argc;
+      if (arg == "--master" && has_value) {
+        master = argv[++i];
+      } else if (arg == "--batch-ms" && has_value) {
+        batch_ms = std::stoll(argv[++i]);
+      } else if (arg == "--seconds" && has_value) {
+        seconds = std::stod(argv[++i]);
+      } else if (arg == "--checkpoint" && has_value) {
+        checkpoint_dir = argv[++i];
+      } else if (arg.starts_with("--")) {
+        throw std::invalid_argument(arg);
+      } else {
+        positional.push_back(arg);
+      }
+    }
+    if (positional.size() > 2 || batch_ms <= 0) throw std::invalid_argument("arguments");
+    if (positional.size() > 0) host = positional[0];
+    if (positional.size() > 1) port = std::stoi(positional[1]);
+  } catch (const std::exception&) {
+    std::cerr << kUsage;
+    return 2;
+  }
+
+  try {
+    sluice::Context sc(master, "StatefulNetworkWordCount");
+    sc.setLogLevel("WARN");
+    sluice::StreamingContext ssc(sc, std::chrono::milliseconds(batch_ms));
+    ssc.checkpoint(checkpoint_dir);
+
+    auto lines = ssc.socketTextStream(host, port);
+    auto counts = lines.flatMap(splitWords)
+                      .map([](std::string word) {
+                        return std::pair<std::string, long long>(std::move(word), 1);
+                      })
+                      .updateStateByKey(updateFunc)
+                      .transform([](const sluice::RDD<std::pair<std::string, long long>>& rdd) {
+                        return rdd.sortByKey();
+                      });
+    counts.pprint();
+
+    ssc.stopGracefullyOnShutdown();
+    ssc.start();
+    if (seconds > 0) {
+      auto timeout = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+      if (!ssc.awaitTerminationOrTimeout(timeout)) ssc.stop();
+    } else {
+      ssc.awaitTermination();
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "stateful_network_word_count: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
