@@ -6,8 +6,6 @@
 // A manual clock drives the batches, so a batch starts as soon as the previous one is done and
 // its wall time is its processing time.
 #include <netinet/in.h>
-#include <sluice/sluice.hpp>
-#include <sluice/streaming.hpp>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -16,6 +14,8 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <sluice/sluice.hpp>
+#include <sluice/streaming.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -69,13 +69,15 @@ Trial runWindowed(const std::vector<std::string>& corpus, Duration batch, Durati
     }
     queue.push_back(sc.fromPartitions(std::move(parts)));
   }
-  auto counts = ssc.queueStream(std::move(queue))
-                    .flatMap(splitWords)
-                    .map([](std::string w) { return std::pair<std::string, long long>(std::move(w), 1); })
-                    .reduceByKeyAndWindow([](long long a, long long b) { return a + b; },
-                                          [](long long a, long long b) { return a - b; }, window, batch);
+  auto counts =
+      ssc.queueStream(std::move(queue))
+          .flatMap(splitWords)
+          .map([](std::string w) { return std::pair<std::string, long long>(std::move(w), 1); })
+          .reduceByKeyAndWindow([](long long a, long long b) { return a + b; },
+                                [](long long a, long long b) { return a - b; }, window, batch);
   std::atomic<long long> keys{0};
-  counts.foreachRDD([&](const sluice::RDD<std::pair<std::string, long long>>& rdd) { keys = rdd.count(); });
+  counts.foreachRDD(
+      [&](const sluice::RDD<std::pair<std::string, long long>>& rdd) { keys = rdd.count(); });
   ssc.start();
   Trial trial;
   for (int b = 1; b <= warmup + measured; ++b) {
@@ -101,7 +103,8 @@ void findSustainableRate(const std::vector<std::string>& corpus, Duration batch,
   const int measured = std::max(3, std::min(20, 2000 / static_cast<int>(batch.count()) + 3));
   const double interval = std::chrono::duration<double>(batch).count();
   double avg_line = 0;
-  for (std::size_t i = 0; i < std::min<std::size_t>(corpus.size(), 10000); ++i) avg_line += corpus[i].size() + 1;
+  for (std::size_t i = 0; i < std::min<std::size_t>(corpus.size(), 10000); ++i)
+    avg_line += corpus[i].size() + 1;
   avg_line /= std::min<std::size_t>(corpus.size(), 10000);
 
   double low = 0;
@@ -109,7 +112,8 @@ void findSustainableRate(const std::vector<std::string>& corpus, Duration batch,
   double rate = quick ? 4e6 : 1e6;  // bytes per second
   auto fits = [&](double r) {
     auto bytes = static_cast<std::size_t>(r * interval);
-    Trial t = runWindowed(corpus, batch, window, std::max<std::size_t>(bytes, 1), warmup, measured, 2);
+    Trial t =
+        runWindowed(corpus, batch, window, std::max<std::size_t>(bytes, 1), warmup, measured, 2);
     std::printf("    %8.2f MB/s -> mean batch %.4f s (max %.4f s) for a %.3f s interval\n", r / 1e6,
                 t.mean_batch_seconds, t.max_batch_seconds, interval);
     std::fflush(stdout);
@@ -135,7 +139,9 @@ void emptyBatchOverhead() {
   auto stream = ssc.queueStream(std::deque<sluice::RDD<int>>{}, true,
                                 std::optional(sc.parallelize(std::vector<int>{}, 2)));
   std::atomic<long long> seen{0};
-  stream.map([](int x) { return x + 1; }).foreachRDD([&](const sluice::RDD<int>& rdd) { seen += rdd.count(); });
+  stream.map([](int x) { return x + 1; }).foreachRDD([&](const sluice::RDD<int>& rdd) {
+    seen += rdd.count();
+  });
   ssc.start();
   const int batches = 20000;
   auto start = Clock::now();
@@ -145,8 +151,10 @@ void emptyBatchOverhead() {
   }
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   ssc.stop(false);
-  std::printf("empty batch (queue -> map -> foreachRDD(count), local[2]): %.1f us per batch over %d batches\n\n",
-              seconds / batches * 1e6, batches);
+  std::printf(
+      "empty batch (queue -> map -> foreachRDD(count), local[2]): %.1f us per batch over %d "
+      "batches\n\n",
+      seconds / batches * 1e6, batches);
 }
 
 void socketIngestion(const std::vector<std::string>& corpus, double seconds) {
@@ -167,7 +175,8 @@ void socketIngestion(const std::vector<std::string>& corpus, double seconds) {
     int fd = ::accept(listener, nullptr, nullptr);
     std::size_t off = 0;
     while (!done) {
-      ssize_t n = ::send(fd, payload.data() + off, std::min<std::size_t>(1 << 16, payload.size() - off), MSG_NOSIGNAL);
+      ssize_t n = ::send(fd, payload.data() + off,
+                         std::min<std::size_t>(1 << 16, payload.size() - off), MSG_NOSIGNAL);
       if (n <= 0) break;
       bytes_sent += n;
       off = (off + static_cast<std::size_t>(n)) % payload.size();
@@ -190,8 +199,9 @@ void socketIngestion(const std::vector<std::string>& corpus, double seconds) {
   ::close(listener);
   sender.join();
   double avg_line = static_cast<double>(payload.size()) / corpus.size();
-  std::printf("socket ingestion (one receiver, local sender): %.0f lines/s, %.1f MB/s over %.1f s\n\n",
-              records / elapsed, records * avg_line / elapsed / 1e6, elapsed);
+  std::printf(
+      "socket ingestion (one receiver, local sender): %.0f lines/s, %.1f MB/s over %.1f s\n\n",
+      records / elapsed, records * avg_line / elapsed / 1e6, elapsed);
 }
 
 }  // namespace

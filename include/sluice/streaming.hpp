@@ -5,8 +5,8 @@
 #include <sluice/streaming/dstream.hpp>
 #include <sluice/streaming/listener.hpp>
 #include <sluice/streaming/output.hpp>
+#include <sluice/streaming/receiver.hpp>
 #include <sluice/streaming/state.hpp>
 #include <sluice/streaming/streaming_context.hpp>
 #include <sluice/streaming/transform.hpp>
 #include <sluice/streaming/window.hpp>
-#include <sluice/streaming/receiver.hpp>

@@ -3,13 +3,12 @@
 // and job failure, argument and stopped-Context errors, each checked against an answer computed
 // with the standard library under local[1], local[2] and local[4].
 #include <gtest/gtest.h>
-#include <sluice/sluice.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <cstdlib>
 #include <cstddef>
+#include <cstdlib>
 #include <exception>
 #include <functional>
 #include <limits>
@@ -17,6 +16,7 @@
 #include <mutex>
 #include <numeric>
 #include <random>
+#include <sluice/sluice.hpp>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -149,8 +149,8 @@ TEST_P(ActionsTest, TakeOrdered) {
   auto rdd = sc.parallelize(data, 9);
   const auto ascending = sorted(data);
   for (long long n : {0LL, 1LL, 5LL, 100LL, 1000LL}) {
-    EXPECT_EQ(rdd.takeOrdered(n),
-              std::vector<int>(ascending.begin(), ascending.begin() + n)) << "n=" << n;
+    EXPECT_EQ(rdd.takeOrdered(n), std::vector<int>(ascending.begin(), ascending.begin() + n))
+        << "n=" << n;
   }
   EXPECT_EQ(rdd.takeOrdered(25'000), ascending);
 }
@@ -174,8 +174,7 @@ TEST_P(ActionsTest, TakeOrderedWithKeyFunction) {
   auto key = [](const int& x) { return std::abs(x) * 2 + (x < 0 ? 1 : 0); };
   auto by_abs = rdd.takeOrdered(7, key);
   std::vector<int> expected = data;
-  std::sort(expected.begin(), expected.end(),
-            [&](int a, int b) { return key(a) < key(b); });
+  std::sort(expected.begin(), expected.end(), [&](int a, int b) { return key(a) < key(b); });
   expected.resize(7);
   EXPECT_EQ(by_abs, expected);
   EXPECT_EQ(by_abs, (std::vector<int>{0, 1, -1, 2, -2, 3, -3}));
@@ -314,13 +313,23 @@ TEST_P(ActionsTest, AggregateChangesType) {
   const auto data = randomInts(3000, 21, 0, 1000);
   using Acc = std::pair<long long, long long>;  // (sum, count)
   auto result = sc.parallelize(data, 7).aggregate(
-      Acc{0, 0}, [](Acc acc, int x) { return Acc{acc.first + x, acc.second + 1}; },
-      [](Acc a, Acc b) { return Acc{a.first + b.first, a.second + b.second}; });
+      Acc{0, 0},
+      [](Acc acc, int x) {
+        return Acc{acc.first + x, acc.second + 1};
+      },
+      [](Acc a, Acc b) {
+        return Acc{a.first + b.first, a.second + b.second};
+      });
   EXPECT_EQ(result.first, std::accumulate(data.begin(), data.end(), 0LL));
   EXPECT_EQ(result.second, static_cast<long long>(data.size()));
   auto empty = sc.emptyRDD<int>().aggregate(
-      Acc{5, 6}, [](Acc acc, int x) { return Acc{acc.first + x, acc.second + 1}; },
-      [](Acc a, Acc b) { return Acc{a.first + b.first, a.second + b.second}; });
+      Acc{5, 6},
+      [](Acc acc, int x) {
+        return Acc{acc.first + x, acc.second + 1};
+      },
+      [](Acc a, Acc b) {
+        return Acc{a.first + b.first, a.second + b.second};
+      });
   EXPECT_EQ(empty, (Acc{5, 6}));
 }
 
@@ -332,7 +341,7 @@ TEST_P(ActionsTest, ForeachVisitsEveryElementOnce) {
   const auto data = iota(10'000, 1);
   std::atomic<long long> count{0};
   std::atomic<long long> total{0};
-  sc.parallelize(data, 8).foreach([&](const int& x) {
+  sc.parallelize(data, 8).foreach ([&](const int& x) {
     count.fetch_add(1, std::memory_order_relaxed);
     total.fetch_add(x, std::memory_order_relaxed);
   });
@@ -344,13 +353,13 @@ TEST_P(ActionsTest, ForeachSeesEachElement) {
   const auto data = randomInts(2000, 5, 0, 100);
   std::mutex mu;
   std::vector<int> seen;
-  sc.parallelize(data, 6).foreach([&](int x) {
+  sc.parallelize(data, 6).foreach ([&](int x) {
     std::lock_guard lock(mu);
     seen.push_back(x);
   });
   EXPECT_EQ(sorted(seen), sorted(data));
   std::atomic<int> calls{0};
-  sc.emptyRDD<int>().foreach([&](int) { calls.fetch_add(1); });
+  sc.emptyRDD<int>().foreach ([&](int) { calls.fetch_add(1); });
   EXPECT_EQ(calls.load(), 0);
 }
 
@@ -568,11 +577,10 @@ TEST_P(ActionsTest, ActionsOnMillionElements) {
 
   std::map<long long, long long> residues;
   for (long long x : data) ++residues[((x % 100) + 100) % 100];
-  EXPECT_EQ(rdd.map([](long long x) { return ((x % 100) + 100) % 100; }).countByValue(),
-            residues);
+  EXPECT_EQ(rdd.map([](long long x) { return ((x % 100) + 100) % 100; }).countByValue(), residues);
 
   std::atomic<long long> visited{0};
-  rdd.foreach([&](long long) { visited.fetch_add(1, std::memory_order_relaxed); });
+  rdd.foreach ([&](long long) { visited.fetch_add(1, std::memory_order_relaxed); });
   EXPECT_EQ(visited.load(), n);
 
   auto keyed = rdd.map([](long long x) { return std::pair<long long, long long>(x % 7, x); });
@@ -653,7 +661,7 @@ TEST_P(ActionErrorsTest, ExceptionInForeachFailsTheJob) {
   auto rdd = sc.parallelize(iota(80), 4);
   expectUserFailure(
       [&] {
-        rdd.foreach([](int x) {
+        rdd.foreach ([](int x) {
           if (x == 79) throw UserError("foreach refused 79");
         });
       },
@@ -720,7 +728,7 @@ TEST_P(ActionErrorsTest, ActionsAfterStopThrow) {
   EXPECT_THROW(rdd.fold(0, std::plus<>()), sluice::IllegalStateError);
   EXPECT_THROW(rdd.sum(), sluice::IllegalStateError);
   EXPECT_THROW(rdd.takeOrdered(2), sluice::IllegalStateError);
-  EXPECT_THROW(rdd.foreach([](int) {}), sluice::IllegalStateError);
+  EXPECT_THROW(rdd.foreach ([](int) {}), sluice::IllegalStateError);
   EXPECT_THROW(rdd.foreachPartition([](std::vector<int>&&) {}), sluice::IllegalStateError);
   EXPECT_THROW(rdd.countByValue(), sluice::IllegalStateError);
   EXPECT_THROW(rdd.isEmpty(), sluice::IllegalStateError);

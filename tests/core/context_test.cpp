@@ -1,12 +1,12 @@
 // Tests of sluice::Context: log levels, parallelism, names, and stop().
 #include <gtest/gtest.h>
-#include <sluice/log.hpp>
-#include <sluice/sluice.hpp>
 #include <unistd.h>
 
 #include <cctype>
 #include <filesystem>
 #include <functional>
+#include <sluice/log.hpp>
+#include <sluice/sluice.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -117,7 +117,7 @@ TEST_P(ContextStopTest, ActionsAfterStopThrow) {
   EXPECT_THROW(rdd.reduce(std::plus<>()), sluice::IllegalStateError);
   EXPECT_THROW(rdd.takeOrdered(2), sluice::IllegalStateError);
   auto ignore = [](int) {};
-  EXPECT_THROW(rdd.foreach(ignore), sluice::IllegalStateError);
+  EXPECT_THROW(rdd.foreach (ignore), sluice::IllegalStateError);
   EXPECT_THROW(reduced.collect(), sluice::IllegalStateError);
   EXPECT_THROW(pairs.countByKey(), sluice::IllegalStateError);
 

@@ -1,11 +1,11 @@
 // sluice::repr and sluice::str must print values exactly as Python's repr() and str() do.
 #include <gtest/gtest.h>
-#include <sluice/format.hpp>
 
 #include <cstdint>
 #include <limits>
 #include <map>
 #include <optional>
+#include <sluice/format.hpp>
 #include <string>
 #include <string_view>
 #include <tuple>

@@ -1,10 +1,10 @@
 // sluice::StableHash must give the same value in every process and version, and partitionOf must
 // spread keys evenly.
 #include <gtest/gtest.h>
-#include <sluice/hash.hpp>
 
 #include <cstdint>
 #include <optional>
+#include <sluice/hash.hpp>
 #include <string>
 #include <string_view>
 #include <tuple>

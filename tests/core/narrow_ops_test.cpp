@@ -3,7 +3,6 @@
 // checked against an answer computed with the standard library under local[1], local[2] and
 // local[4].
 #include <gtest/gtest.h>
-#include <sluice/sluice.hpp>
 
 #include <algorithm>
 #include <cstddef>
@@ -12,6 +11,7 @@
 #include <numeric>
 #include <random>
 #include <set>
+#include <sluice/sluice.hpp>
 #include <string>
 #include <utility>
 #include <vector>
@@ -104,8 +104,7 @@ TEST_P(SourceTest, ParallelizeMoreSlicesThanElementsGivesEmptyPartitions) {
   auto parts = rdd.glom().collect();
   EXPECT_EQ(parts, sparkSlices(data, 10));
   ASSERT_EQ(parts.size(), 10U);
-  EXPECT_EQ(std::count_if(parts.begin(), parts.end(), [](const auto& p) { return p.empty(); }),
-            7);
+  EXPECT_EQ(std::count_if(parts.begin(), parts.end(), [](const auto& p) { return p.empty(); }), 7);
   EXPECT_EQ(rdd.collect(), data);
   EXPECT_EQ(rdd.count(), 3);
 }
@@ -135,9 +134,8 @@ TEST_P(SourceTest, RangeMatchesStdLoop) {
     long long start, end, step;
   };
   const std::vector<Case> cases{
-      {0, 10, 1},   {0, 10, 3},    {0, 9, 3},     {-5, 5, 2},  {10, 0, -1},
-      {10, 0, -3},  {10, -10, -7}, {0, 1, 100},   {3, 4, 1},   {-1, -20, -4},
-      {100, 1000, 37},
+      {0, 10, 1},    {0, 10, 3},  {0, 9, 3}, {-5, 5, 2},    {10, 0, -1},     {10, 0, -3},
+      {10, -10, -7}, {0, 1, 100}, {3, 4, 1}, {-1, -20, -4}, {100, 1000, 37},
   };
   for (const auto& c : cases) {
     const auto expected = stdRange(c.start, c.end, c.step);
@@ -163,8 +161,8 @@ TEST_P(SourceTest, EmptyRanges) {
   struct Case {
     long long start, end, step;
   };
-  for (const auto& c : std::vector<Case>{{5, 5, 1}, {5, 5, -1}, {10, 0, 1}, {0, 10, -1},
-                                         {-3, -8, 2}, {0, 0, 7}}) {
+  for (const auto& c :
+       std::vector<Case>{{5, 5, 1}, {5, 5, -1}, {10, 0, 1}, {0, 10, -1}, {-3, -8, 2}, {0, 0, 7}}) {
     auto rdd = sc.range(c.start, c.end, c.step, 3);
     EXPECT_EQ(rdd.getNumPartitions(), 3);
     EXPECT_TRUE(rdd.collect().empty())
@@ -237,9 +235,8 @@ TEST_P(NarrowOpsTest, MapKeepsPartitionBoundaries) {
 
 TEST_P(NarrowOpsTest, MapOverStrings) {
   std::vector<std::string> data{"apple", "", "kiwi", "banana", "fig"};
-  auto lengths = sc.parallelize(data, 2).map([](const std::string& s) {
-    return static_cast<long long>(s.size());
-  });
+  auto lengths = sc.parallelize(data, 2).map(
+      [](const std::string& s) { return static_cast<long long>(s.size()); });
   std::vector<long long> expected;
   for (const auto& s : data) expected.push_back(static_cast<long long>(s.size()));
   EXPECT_EQ(lengths.collect(), expected);
@@ -247,9 +244,8 @@ TEST_P(NarrowOpsTest, MapOverStrings) {
 
 TEST_P(NarrowOpsTest, FlatMapReturningVector) {
   const auto data = iota(300);
-  auto rdd = sc.parallelize(data, 7).flatMap([](int x) {
-    return std::vector<int>(static_cast<std::size_t>(x % 4), x);
-  });
+  auto rdd = sc.parallelize(data, 7).flatMap(
+      [](int x) { return std::vector<int>(static_cast<std::size_t>(x % 4), x); });
   std::vector<int> expected;
   for (int x : data) {
     for (int k = 0; k < x % 4; ++k) expected.push_back(x);
@@ -333,12 +329,12 @@ TEST_P(NarrowOpsTest, MapPartitionsOnParallelize) {
 
 TEST_P(NarrowOpsTest, MapPartitionsWithIndex) {
   const auto data = iota(50);
-  auto rdd = sc.parallelize(data, 6).mapPartitionsWithIndex([](int index,
-                                                               std::vector<int>&& items) {
-    std::vector<std::pair<int, int>> out;
-    for (int x : items) out.emplace_back(index, x);
-    return out;
-  });
+  auto rdd =
+      sc.parallelize(data, 6).mapPartitionsWithIndex([](int index, std::vector<int>&& items) {
+        std::vector<std::pair<int, int>> out;
+        for (int x : items) out.emplace_back(index, x);
+        return out;
+      });
   std::vector<std::pair<int, int>> expected;
   const auto slices = sparkSlices(data, 6);
   for (int i = 0; i < 6; ++i) {
@@ -511,8 +507,8 @@ TEST_P(PartitionOpsTest, CoalesceToFewerPreservesOrder) {
     for (const auto& p : parent) parent_starts.insert(p.front());
     for (const auto& p : parts) {
       ASSERT_FALSE(p.empty());
-      EXPECT_TRUE(parent_starts.count(p.front()) == 1) << "partition starts mid-slice at "
-                                                        << p.front();
+      EXPECT_TRUE(parent_starts.count(p.front()) == 1)
+          << "partition starts mid-slice at " << p.front();
     }
   }
 }

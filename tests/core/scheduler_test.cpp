@@ -1,10 +1,10 @@
 #include <gtest/gtest.h>
-#include <sluice/sluice.hpp>
 
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <set>
+#include <sluice/sluice.hpp>
 #include <thread>
 
 namespace {
@@ -16,7 +16,7 @@ bool allArriveTogether(sluice::Context& sc, int n) {
   int inside = 0;
   bool met = true;
   std::set<std::thread::id> threads;
-  sc.parallelize(std::vector<int>(static_cast<std::size_t>(n), 0), n).foreach([&](int) {
+  sc.parallelize(std::vector<int>(static_cast<std::size_t>(n), 0), n).foreach ([&](int) {
     std::unique_lock lock(mu);
     threads.insert(std::this_thread::get_id());
     ++inside;

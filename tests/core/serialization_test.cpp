@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
-#include <sluice/serialization.hpp>
 
 #include <map>
 #include <optional>
+#include <sluice/serialization.hpp>
 #include <string>
 #include <tuple>
 #include <utility>

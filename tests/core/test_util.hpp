@@ -3,9 +3,9 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <sluice/sluice.hpp>
 
 #include <algorithm>
+#include <sluice/sluice.hpp>
 #include <string>
 #include <vector>
 
@@ -36,6 +36,6 @@ std::vector<T> sorted(std::vector<T> v) {
 }  // namespace sluice::testing_util
 
 // Instantiates a MasterTest-derived suite for the three masters.
-#define SLUICE_ALL_MASTERS(Suite) \
+#define SLUICE_ALL_MASTERS(Suite)                                                \
   INSTANTIATE_TEST_SUITE_P(Masters, Suite, ::sluice::testing_util::allMasters(), \
                            ::sluice::testing_util::masterName)

@@ -1,6 +1,5 @@
 // Tests of RDD::saveAsTextFile: part files, _SUCCESS, Python-style lines, and atomic commit.
 #include <gtest/gtest.h>
-#include <sluice/sluice.hpp>
 #include <unistd.h>
 
 #include <cctype>
@@ -8,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <sluice/sluice.hpp>
 #include <sstream>
 #include <stdexcept>
 #include <string>

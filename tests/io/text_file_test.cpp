@@ -1,6 +1,7 @@
 // Tests of Context::textFile and of its splitting and line reading (io/text_file.hpp).
+#include "io/text_file.hpp"
+
 #include <gtest/gtest.h>
-#include <sluice/sluice.hpp>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,13 +10,13 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sluice/sluice.hpp>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/test_util.hpp"
-#include "io/text_file.hpp"
 
 namespace {
 

@@ -1,10 +1,10 @@
 // Received blocks belong to the batch during which they arrived, whether or not an output reads the
 // receiver's stream at that batch (Spark's allocateBlocksToBatch).
 #include <gtest/gtest.h>
-#include <sluice/streaming.hpp>
 
 #include <algorithm>
 #include <mutex>
+#include <sluice/streaming.hpp>
 
 #include "core/test_util.hpp"
 

@@ -102,7 +102,8 @@ class InputBase {
   // Stops receiving; with `graceful`, everything received so far stays available to batches.
   virtual void stopInput(bool /*graceful*/) {}
   // Called at every batch time before any RDD is built: a receiver assigns what it has received
-  // to batch t here, whether or not an output reads its stream at t (Spark's allocateBlocksToBatch).
+  // to batch t here, whether or not an output reads its stream at t (Spark's
+  // allocateBlocksToBatch).
   virtual void allocateBatch(Time /*t*/) {}
   // True while received data is waiting for a batch (graceful stop drains it).
   virtual bool hasPendingData() const { return false; }

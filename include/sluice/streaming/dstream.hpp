@@ -178,11 +178,11 @@ class DStream {
   // Keys whose value returns to the identity stay unless `filter` drops them.
   // (InvF is never a duration, so reduceByKeyAndWindow(f, W, S) picks the naive form.)
   template <class F, class InvF>
-    requires(!std::is_convertible_v<InvF, Duration>)
-  DStream<T> reduceByKeyAndWindow(F f, InvF inv_f, Duration window_duration,
-                                  std::optional<Duration> slide_duration = std::nullopt,
-                                  int num_partitions = -1,
-                                  std::function<bool(const T&)> filter = nullptr) const;
+  requires(!std::is_convertible_v<InvF, Duration>) DStream<T> reduceByKeyAndWindow(
+      F f, InvF inv_f, Duration window_duration,
+      std::optional<Duration> slide_duration = std::nullopt, int num_partitions = -1,
+      std::function<bool(const T&)> filter = nullptr)
+  const;
   DStream<std::pair<T, long long>> countByValueAndWindow(Duration window_duration,
                                                          Duration slide_duration,
                                                          int num_partitions = -1) const;

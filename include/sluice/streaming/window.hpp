@@ -214,11 +214,10 @@ DStream<T> DStream<T>::reduceByKeyAndWindow(F f, Duration window_duration,
 
 template <class T>
 template <class F, class InvF>
-  requires(!std::is_convertible_v<InvF, Duration>)
-DStream<T> DStream<T>::reduceByKeyAndWindow(F f, InvF inv_f, Duration window_duration,
-                                            std::optional<Duration> slide_duration,
-                                            int num_partitions,
-                                            std::function<bool(const T&)> filter) const {
+requires(!std::is_convertible_v<InvF, Duration>) DStream<T> DStream<T>::reduceByKeyAndWindow(
+    F f, InvF inv_f, Duration window_duration, std::optional<Duration> slide_duration,
+    int num_partitions, std::function<bool(const T&)> filter)
+const {
   static_assert(detail::PairType<T>, "reduceByKeyAndWindow needs a DStream of std::pair<K, V>");
   using K = typename T::first_type;
   using V = typename T::second_type;

@@ -1,8 +1,7 @@
 // Uses an installed Sluice exactly as an outside project would.
-#include <sluice/sluice.hpp>
-
 #include <iostream>
 #include <numeric>
+#include <sluice/sluice.hpp>
 #include <vector>
 
 int main() {
