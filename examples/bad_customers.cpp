@@ -21,6 +21,8 @@
 #include <utility>
 #include <vector>
 
+#include "example_cli.hpp"
+
 namespace {
 
 constexpr char kUsage[] =
@@ -45,35 +47,20 @@ std::vector<Transaction> parseTransaction(const std::string& line) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string master = "local[2]";
-  long long batch_ms = 1000;
-  double seconds = 0;  // 0: until Ctrl-C
-  int port = 0;        // 0: the queue of test transactions
+  examples::CommonOptions options{.master = "local[2]"};
+  int port = 0;  // 0: the queue of test transactions
   try {
-    for (int i = 1; i < argc; ++i) {
-      std::string arg = argv[i];
-      bool has_value = i + 1 < argc;
-      if (arg == "--master" && has_value) {
-        master = argv[++i];
-      } else if (arg == "--batch-ms" && has_value) {
-        batch_ms = std::stoll(argv[++i]);
-      } else if (arg == "--seconds" && has_value) {
-        seconds = std::stod(argv[++i]);
-      } else if (arg == "--port" && has_value) {
-        port = std::stoi(argv[++i]);
-      } else {
-        throw std::invalid_argument(arg);
-      }
-    }
-    if (batch_ms <= 0 || port < 0) throw std::invalid_argument("arguments");
+    auto positional = examples::parseArgs(
+        argc, argv, options, {{"--port", [&](const std::string& v) { port = std::stoi(v); }}});
+    if (!positional.empty() || port < 0) throw std::invalid_argument("arguments");
   } catch (const std::exception&) {
     std::cerr << kUsage;
     return 2;
   }
 
   try {
-    sluice::Context sc(master, "BadCustomers");
-    sluice::StreamingContext ssc(sc, std::chrono::milliseconds(batch_ms));
+    sluice::Context sc(options.master, "BadCustomers");
+    sluice::StreamingContext ssc(sc, options.batch());
 
     // The stream of customer transactions: a prepared queue for testing, or a socket.
     auto make_transactions = [&]() {
@@ -109,14 +96,7 @@ int main(int argc, char** argv) {
                   });
     ds.pprint();
 
-    ssc.stopGracefullyOnShutdown();
-    ssc.start();
-    if (seconds > 0) {
-      auto timeout = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
-      if (!ssc.awaitTerminationOrTimeout(timeout)) ssc.stop();
-    } else {
-      ssc.awaitTermination();
-    }
+    examples::runUntilStopped(ssc, options);
   } catch (const std::exception& e) {
     std::cerr << "bad_customers: " << e.what() << "\n";
     return 1;

@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "example_cli.hpp"
+
 namespace {
 
 constexpr char kUsage[] =
@@ -33,36 +35,23 @@ std::vector<std::string> splitWords(const std::string& line) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string master = "local[*]";
-  long long batch_ms = 2000;
-  double seconds = 0;  // 0: until Ctrl-C
+  examples::CommonOptions options{.batch_ms = 2000};
   std::string directory;
   try {
-    for (int i = 1; i < argc; ++i) {
-      std::string arg = argv[i];
-      bool has_value = i + 1 < argc;
-      if (arg == "--master" && has_value) {
-        master = argv[++i];
-      } else if (arg == "--batch-ms" && has_value) {
-        batch_ms = std::stoll(argv[++i]);
-      } else if (arg == "--seconds" && has_value) {
-        seconds = std::stod(argv[++i]);
-      } else if (arg.starts_with("--") || !directory.empty()) {
-        throw std::invalid_argument(arg);
-      } else {
-        directory = arg;
-      }
+    for (const auto& arg : examples::parseArgs(argc, argv, options)) {
+      if (!directory.empty()) throw std::invalid_argument(arg);
+      directory = arg;
     }
-    if (directory.empty() || batch_ms <= 0) throw std::invalid_argument("arguments");
+    if (directory.empty()) throw std::invalid_argument("arguments");
   } catch (const std::exception&) {
     std::cerr << kUsage;
     return 2;
   }
 
   try {
-    sluice::Context sc(master, "DirectoryWordCount");
+    sluice::Context sc(options.master, "DirectoryWordCount");
     sc.setLogLevel("WARN");
-    sluice::StreamingContext ssc(sc, std::chrono::milliseconds(batch_ms));
+    sluice::StreamingContext ssc(sc, options.batch());
 
     auto lines = ssc.textFileStream(directory);
     auto counts = lines.flatMap(splitWords)
@@ -72,14 +61,7 @@ int main(int argc, char** argv) {
                       .reduceByKey([](long long x, long long y) { return x + y; });
     counts.pprint();
 
-    ssc.stopGracefullyOnShutdown();
-    ssc.start();
-    if (seconds > 0) {
-      auto timeout = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
-      if (!ssc.awaitTerminationOrTimeout(timeout)) ssc.stop();
-    } else {
-      ssc.awaitTermination();
-    }
+    examples::runUntilStopped(ssc, options);
   } catch (const std::exception& e) {
     std::cerr << "directory_word_count: " << e.what() << "\n";
     return 1;

@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "example_cli.hpp"
+
 namespace {
 
 constexpr char kUsage[] =
@@ -35,31 +37,12 @@ std::vector<std::string> splitOnSpace(const std::string& line) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string master = "local[2]";  // one thread receives, one processes
-  long long batch_ms = 1000;
-  double seconds = 0;  // 0: until Ctrl-C
+  examples::CommonOptions options{.master = "local[2]"};  // one thread receives, one processes
   std::string host = "localhost";
   int port = 9999;
   try {
-    std::vector<std::string> positional;
-    for (int i = 1; i < argc; ++i) {
-      std::string arg = argv[i];
-      bool has_value = i + 1 < argc;
-      if (arg == "--master" && has_value) {
-        master = argv[++i];
-      } else if (arg == "--batch-ms" && has_value) {
-        batch_ms = std::stoll(argv[++i]);
-      } else if (arg == "--seconds" && has_value) {
-        seconds = std::stod(argv[++i]);
-      } else if (arg.starts_with("--")) {
-        throw std::invalid_argument(arg);
-      } else {
-        positional.push_back(arg);
-      }
-    }
-    if (positional.size() > 2 || batch_ms <= 0) throw std::invalid_argument("arguments");
-    if (positional.size() > 0) host = positional[0];
-    if (positional.size() > 1) port = std::stoi(positional[1]);
+    auto positional = examples::parseArgs(argc, argv, options);
+    examples::parseHostPort(positional, host, port);
   } catch (const std::exception&) {
     std::cerr << kUsage;
     return 2;
@@ -67,8 +50,8 @@ int main(int argc, char** argv) {
 
   try {
     // Create a local StreamingContext with two working threads and a batch interval of 1 second.
-    sluice::Context sc(master, "NetworkWordCount");
-    sluice::StreamingContext ssc(sc, std::chrono::milliseconds(batch_ms));
+    sluice::Context sc(options.master, "NetworkWordCount");
+    sluice::StreamingContext ssc(sc, options.batch());
 
     // A DStream of the lines sent by the server at host:port.
     auto lines = ssc.socketTextStream(host, port);
@@ -82,14 +65,7 @@ int main(int argc, char** argv) {
     // Print the first ten elements of each batch's RDD.
     word_counts.pprint();
 
-    ssc.stopGracefullyOnShutdown();
-    ssc.start();
-    if (seconds > 0) {
-      auto timeout = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
-      if (!ssc.awaitTerminationOrTimeout(timeout)) ssc.stop();
-    } else {
-      ssc.awaitTermination();
-    }
+    examples::runUntilStopped(ssc, options);
   } catch (const std::exception& e) {
     std::cerr << "network_word_count: " << e.what() << "\n";
     return 1;

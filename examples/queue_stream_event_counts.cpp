@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "example_cli.hpp"
+
 namespace {
 
 constexpr char kUsage[] =
@@ -24,32 +26,17 @@ constexpr char kUsage[] =
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string master = "local[*]";
-  long long batch_ms = 1000;
-  double seconds = 0;  // 0: until Ctrl-C
+  examples::CommonOptions options;
   try {
-    for (int i = 1; i < argc; ++i) {
-      std::string arg = argv[i];
-      bool has_value = i + 1 < argc;
-      if (arg == "--master" && has_value) {
-        master = argv[++i];
-      } else if (arg == "--batch-ms" && has_value) {
-        batch_ms = std::stoll(argv[++i]);
-      } else if (arg == "--seconds" && has_value) {
-        seconds = std::stod(argv[++i]);
-      } else {
-        throw std::invalid_argument(arg);
-      }
-    }
-    if (batch_ms <= 0) throw std::invalid_argument("--batch-ms");
+    if (!examples::parseArgs(argc, argv, options).empty()) throw std::invalid_argument("arguments");
   } catch (const std::exception&) {
     std::cerr << kUsage;
     return 2;
   }
 
   try {
-    sluice::Context sc(master, "QueueStreamEventCounts");
-    sluice::StreamingContext ssc(sc, std::chrono::milliseconds(batch_ms));
+    sluice::Context sc(options.master, "QueueStreamEventCounts");
+    sluice::StreamingContext ssc(sc, options.batch());
 
     // Five RDDs, each holding the event types 0, 1, ..., 9 ten times over.
     std::deque<sluice::RDD<int>> event_rdd_queue;
@@ -67,14 +54,7 @@ int main(int argc, char** argv) {
                   .reduceByKey([](long long v1, long long v2) { return v1 + v2; });
     ds.pprint();
 
-    ssc.stopGracefullyOnShutdown();
-    ssc.start();
-    if (seconds > 0) {
-      auto timeout = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
-      if (!ssc.awaitTerminationOrTimeout(timeout)) ssc.stop();
-    } else {
-      ssc.awaitTermination();
-    }
+    examples::runUntilStopped(ssc, options);
   } catch (const std::exception& e) {
     std::cerr << "queue_stream_event_counts: " << e.what() << "\n";
     return 1;

@@ -21,6 +21,8 @@
 #include <utility>
 #include <vector>
 
+#include "example_cli.hpp"
+
 namespace {
 
 constexpr char kUsage[] =
@@ -44,44 +46,24 @@ std::optional<long long> updateFunc(const std::vector<long long>& new_values,
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string master = "local[2]";
-  long long batch_ms = 2000;
-  double seconds = 0;  // 0: until Ctrl-C
+  examples::CommonOptions options{.master = "local[2]", .batch_ms = 2000};
   std::string checkpoint_dir =
       (std::filesystem::temp_directory_path() / "sluice-stateful-network-word-count").string();
   std::string host = "localhost";
   int port = 9999;
   try {
-    std::vector<std::string> positional;
-    for (int i = 1; i < argc; ++i) {
-      std::string arg = argv[i];
-      bool has_value = i + 1 < argc;
-      if (arg == "--master" && has_value) {
-        master = argv[++i];
-      } else if (arg == "--batch-ms" && has_value) {
-        batch_ms = std::stoll(argv[++i]);
-      } else if (arg == "--seconds" && has_value) {
-        seconds = std::stod(argv[++i]);
-      } else if (arg == "--checkpoint" && has_value) {
-        checkpoint_dir = argv[++i];
-      } else if (arg.starts_with("--")) {
-        throw std::invalid_argument(arg);
-      } else {
-        positional.push_back(arg);
-      }
-    }
-    if (positional.size() > 2 || batch_ms <= 0) throw std::invalid_argument("arguments");
-    if (positional.size() > 0) host = positional[0];
-    if (positional.size() > 1) port = std::stoi(positional[1]);
+    auto positional = examples::parseArgs(
+        argc, argv, options, {{"--checkpoint", [&](const std::string& v) { checkpoint_dir = v; }}});
+    examples::parseHostPort(positional, host, port);
   } catch (const std::exception&) {
     std::cerr << kUsage;
     return 2;
   }
 
   try {
-    sluice::Context sc(master, "StatefulNetworkWordCount");
+    sluice::Context sc(options.master, "StatefulNetworkWordCount");
     sc.setLogLevel("WARN");
-    sluice::StreamingContext ssc(sc, std::chrono::milliseconds(batch_ms));
+    sluice::StreamingContext ssc(sc, options.batch());
     ssc.checkpoint(checkpoint_dir);
 
     auto lines = ssc.socketTextStream(host, port);
@@ -95,14 +77,7 @@ int main(int argc, char** argv) {
                       });
     counts.pprint();
 
-    ssc.stopGracefullyOnShutdown();
-    ssc.start();
-    if (seconds > 0) {
-      auto timeout = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
-      if (!ssc.awaitTerminationOrTimeout(timeout)) ssc.stop();
-    } else {
-      ssc.awaitTermination();
-    }
+    examples::runUntilStopped(ssc, options);
   } catch (const std::exception& e) {
     std::cerr << "stateful_network_word_count: " << e.what() << "\n";
     return 1;

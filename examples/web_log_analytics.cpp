@@ -33,6 +33,8 @@
 #include <utility>
 #include <vector>
 
+#include "example_cli.hpp"
+
 namespace {
 
 constexpr char kUsage[] =
@@ -93,34 +95,14 @@ std::optional<long long> updateFunction(const std::vector<long long>& new_values
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string master = "local[2]";
-  long long batch_ms = 1000;
-  double seconds = 0;  // 0: until Ctrl-C
+  examples::CommonOptions options{.master = "local[2]"};
   std::string countries_csv = "examples/data/ip_country.csv";
   std::string host = "localhost";
   int port = 9999;
   try {
-    std::vector<std::string> positional;
-    for (int i = 1; i < argc; ++i) {
-      std::string arg = argv[i];
-      bool has_value = i + 1 < argc;
-      if (arg == "--master" && has_value) {
-        master = argv[++i];
-      } else if (arg == "--batch-ms" && has_value) {
-        batch_ms = std::stoll(argv[++i]);
-      } else if (arg == "--seconds" && has_value) {
-        seconds = std::stod(argv[++i]);
-      } else if (arg == "--countries" && has_value) {
-        countries_csv = argv[++i];
-      } else if (arg.starts_with("--")) {
-        throw std::invalid_argument(arg);
-      } else {
-        positional.push_back(arg);
-      }
-    }
-    if (positional.size() > 2 || batch_ms <= 0) throw std::invalid_argument("arguments");
-    if (positional.size() > 0) host = positional[0];
-    if (positional.size() > 1) port = std::stoi(positional[1]);
+    auto positional = examples::parseArgs(
+        argc, argv, options, {{"--countries", [&](const std::string& v) { countries_csv = v; }}});
+    examples::parseHostPort(positional, host, port);
   } catch (const std::exception&) {
     std::cerr << kUsage;
     return 2;
@@ -133,8 +115,8 @@ int main(int argc, char** argv) {
 
   auto malformed = std::make_shared<std::atomic<long long>>(0);
   try {
-    sluice::Context sc(master, "WebLogAnalytics");
-    const auto batch = std::chrono::milliseconds(batch_ms);
+    sluice::Context sc(options.master, "WebLogAnalytics");
+    const auto batch = options.batch();
     const auto window = 30 * batch;  // the last 30 seconds ...
     const auto slide = 10 * batch;   // ... every 10 seconds
     sluice::StreamingContext ssc(sc, batch);
@@ -201,14 +183,7 @@ int main(int argc, char** argv) {
               << Seconds(slide).count()
               << " s: (ip, country, requests in the window, requests since the start)\n"
               << std::flush;
-    ssc.stopGracefullyOnShutdown();
-    ssc.start();
-    if (seconds > 0) {
-      auto timeout = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
-      if (!ssc.awaitTerminationOrTimeout(timeout)) ssc.stop();
-    } else {
-      ssc.awaitTermination();
-    }
+    examples::runUntilStopped(ssc, options);
   } catch (const std::exception& e) {
     std::cerr << "web_log_analytics: " << e.what() << "\n";
     return 1;

@@ -18,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "example_cli.hpp"
+
 namespace {
 
 constexpr char kUsage[] =
@@ -40,44 +42,24 @@ std::vector<std::string> splitOnSpace(const std::string& line) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string master = "local[2]";
-  long long batch_ms = 2000;
-  double seconds = 0;  // 0: until Ctrl-C
+  examples::CommonOptions options{.master = "local[2]", .batch_ms = 2000};
   std::string directory;
   std::string host = "localhost";
   int port = 9999;
   try {
-    std::vector<std::string> positional;
-    for (int i = 1; i < argc; ++i) {
-      std::string arg = argv[i];
-      bool has_value = i + 1 < argc;
-      if (arg == "--master" && has_value) {
-        master = argv[++i];
-      } else if (arg == "--batch-ms" && has_value) {
-        batch_ms = std::stoll(argv[++i]);
-      } else if (arg == "--seconds" && has_value) {
-        seconds = std::stod(argv[++i]);
-      } else if (arg == "--dir" && has_value) {
-        directory = argv[++i];
-      } else if (arg.starts_with("--")) {
-        throw std::invalid_argument(arg);
-      } else {
-        positional.push_back(arg);
-      }
-    }
-    if (positional.size() > 2 || batch_ms <= 0) throw std::invalid_argument("arguments");
+    auto positional = examples::parseArgs(
+        argc, argv, options, {{"--dir", [&](const std::string& v) { directory = v; }}});
     if (!directory.empty() && !positional.empty()) throw std::invalid_argument("arguments");
-    if (positional.size() > 0) host = positional[0];
-    if (positional.size() > 1) port = std::stoi(positional[1]);
+    examples::parseHostPort(positional, host, port);
   } catch (const std::exception&) {
     std::cerr << kUsage;
     return 2;
   }
 
   try {
-    sluice::Context sc(master, "WindowedWordCount");
+    sluice::Context sc(options.master, "WindowedWordCount");
     sc.setLogLevel("WARN");
-    const auto batch = std::chrono::milliseconds(batch_ms);
+    const auto batch = options.batch();
     sluice::StreamingContext ssc(sc, batch);
 
     auto raw_stream =
@@ -91,14 +73,7 @@ int main(int argc, char** argv) {
     });
     words_stream.reduceByKey([](long long x, long long y) { return x + y; }).pprint();
 
-    ssc.stopGracefullyOnShutdown();
-    ssc.start();
-    if (seconds > 0) {
-      auto timeout = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
-      if (!ssc.awaitTerminationOrTimeout(timeout)) ssc.stop();
-    } else {
-      ssc.awaitTermination();
-    }
+    examples::runUntilStopped(ssc, options);
   } catch (const std::exception& e) {
     std::cerr << "windowed_word_count: " << e.what() << "\n";
     return 1;

@@ -20,6 +20,8 @@
 #include <thread>
 #include <vector>
 
+#include "streaming/stream_test_util.hpp"
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -31,68 +33,17 @@ using sluice::RDD;
 using sluice::StreamingContext;
 using sluice::StreamingContextState;
 using sluice::Time;
-using Batches = std::vector<std::vector<int>>;
+using Batches = sluice::stream_test::Batches<int>;
+using sluice::stream_test::collectEach;
+using sluice::stream_test::Collected;
+using sluice::stream_test::range;
+using sluice::stream_test::TempDir;
 
 constexpr std::chrono::seconds kDeadline{30};  // real-time bound on any single wait
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "sluice_lifecycle_XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-template <class T>
-struct Collected {
-  mutable std::mutex mu;
-  std::map<std::int64_t, std::vector<T>> by_batch;
-
-  void add(Time t, std::vector<T> values) {
-    std::lock_guard lock(mu);
-    auto& slot = by_batch[t.milliseconds()];
-    slot.insert(slot.end(), values.begin(), values.end());
-  }
-  std::vector<T> all() const {
-    std::lock_guard lock(mu);
-    std::vector<T> out;
-    for (const auto& [t, v] : by_batch) out.insert(out.end(), v.begin(), v.end());
-    return out;
-  }
-  std::vector<std::int64_t> times() const {
-    std::lock_guard lock(mu);
-    std::vector<std::int64_t> out;
-    for (const auto& [t, v] : by_batch) out.push_back(t);
-    return out;
-  }
-  std::vector<T> batch(std::int64_t t) const {
-    std::lock_guard lock(mu);
-    auto it = by_batch.find(t);
-    return it == by_batch.end() ? std::vector<T>{} : it->second;
-  }
-};
-
-template <class T>
-std::shared_ptr<Collected<T>> collectEach(const DStream<T>& stream) {
-  auto c = std::make_shared<Collected<T>>();
-  stream.foreachRDD([c](const RDD<T>& rdd, Time t) { c->add(t, rdd.collect()); });
-  return c;
-}
 
 // Advances the clock to the next batch time and waits (bounded, real time) for that batch.
 // Batch errors are left for the test to observe through awaitTermination*.
@@ -122,12 +73,6 @@ std::string expectedPrint(const std::string& time_line, const std::vector<std::s
   for (const auto& l : lines) s += l + "\n";
   if (more) s += "...\n";
   return s + "\n";
-}
-
-std::vector<int> range(int from, int to) {
-  std::vector<int> v;
-  for (int i = from; i <= to; ++i) v.push_back(i);
-  return v;
 }
 
 bool contains(const std::string& haystack, const std::string& needle) {
@@ -315,7 +260,7 @@ TEST_P(LifecycleTest, StartWithoutOutputOperationsThrows) {
 }
 
 TEST_P(LifecycleTest, GraphCannotChangeAfterStart) {
-  TempDir tmp;
+  TempDir tmp("sluice_lifecycle");
   Context sc(GetParam(), "graphAfterStart");
   auto clock = std::make_shared<ManualClock>();
   StreamingContext ssc(sc, 1s, clock);
@@ -847,7 +792,7 @@ std::string readParts(const fs::path& dir) {
 }
 
 TEST_P(LifecycleTest, SaveAsTextFilesWritesOneDirectoryPerBatch) {
-  TempDir tmp;
+  TempDir tmp("sluice_lifecycle");
   Context sc(GetParam(), "saveAsTextFiles");
   auto clock = std::make_shared<ManualClock>();
   StreamingContext ssc(sc, 1s, clock);
@@ -883,14 +828,6 @@ TEST_P(LifecycleTest, SaveAsTextFilesWritesOneDirectoryPerBatch) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Masters, LifecycleTest,
-                         ::testing::Values(std::string("local[2]"), std::string("local[4]")),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           std::string s = info.param;
-                           std::erase_if(s, [](char c) {
-                             return !std::isalnum(static_cast<unsigned char>(c));
-                           });
-                           return s;
-                         });
+SLUICE_RECEIVER_MASTERS(LifecycleTest);
 
 }  // namespace

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "streaming/socket_receiver.hpp"
+#include "streaming/stream_test_util.hpp"
 
 extern char** environ;
 
@@ -46,7 +47,11 @@ using sluice::ManualClock;
 using sluice::RDD;
 using sluice::StreamingContext;
 using sluice::Time;
-using Batches = std::vector<std::vector<int>>;
+using Batches = sluice::stream_test::Batches<int>;
+using sluice::stream_test::collectEach;
+using sluice::stream_test::Collected;
+using sluice::stream_test::TempDir;
+using sluice::testing_util::sorted;
 
 // Real-time bound on any single wait; generous for a loaded 2-core machine.
 constexpr std::chrono::seconds kDeadline{30};
@@ -56,73 +61,6 @@ const std::string kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-// A fresh directory under the system temp dir, removed with everything in it at the end.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "sluice_sources_XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-// What an output operation saw: every batch's collected RDD, by batch time.
-template <class T>
-struct Collected {
-  mutable std::mutex mu;
-  std::map<std::int64_t, std::vector<T>> by_batch;
-  int calls = 0;
-
-  void add(Time t, std::vector<T> values) {
-    std::lock_guard lock(mu);
-    ++calls;
-    auto& slot = by_batch[t.milliseconds()];
-    slot.insert(slot.end(), values.begin(), values.end());
-  }
-  std::vector<T> all() const {
-    std::lock_guard lock(mu);
-    std::vector<T> out;
-    for (const auto& [t, v] : by_batch) out.insert(out.end(), v.begin(), v.end());
-    return out;
-  }
-  std::size_t size() const {
-    std::lock_guard lock(mu);
-    std::size_t n = 0;
-    for (const auto& [t, v] : by_batch) n += v.size();
-    return n;
-  }
-  bool hasBatch(std::int64_t t) const {
-    std::lock_guard lock(mu);
-    return by_batch.contains(t);
-  }
-  std::vector<T> batch(std::int64_t t) const {
-    std::lock_guard lock(mu);
-    auto it = by_batch.find(t);
-    return it == by_batch.end() ? std::vector<T>{} : it->second;
-  }
-  int numCalls() const {
-    std::lock_guard lock(mu);
-    return calls;
-  }
-};
-
-template <class T>
-std::shared_ptr<Collected<T>> collectEach(const DStream<T>& stream) {
-  auto c = std::make_shared<Collected<T>>();
-  stream.foreachRDD([c](const RDD<T>& rdd, Time t) { c->add(t, rdd.collect()); });
-  return c;
-}
 
 // Advances a ManualClock one batch at a time and waits (real time, bounded) for each batch.
 class Driver {
@@ -384,11 +322,6 @@ bool isValidUtf8(std::string_view s) {
     i += len;
   }
   return true;
-}
-
-std::vector<std::string> sorted(std::vector<std::string> v) {
-  std::sort(v.begin(), v.end());
-  return v;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -685,7 +618,7 @@ struct FileStreamFixture {
         driver(ssc, clock) {
     fs::create_directories(dir);
   }
-  TempDir tmp;
+  TempDir tmp{"sluice_sources"};
   Context sc;
   std::shared_ptr<ManualClock> clock;
   StreamingContext ssc;
@@ -1011,15 +944,9 @@ TEST_P(ReceiverStreamTest, ReceiverLifecycleAndStoreBeforeAttach) {
   EXPECT_EQ(out->all(), (std::vector<int>{41}));
 }
 
-const auto kMasters = ::testing::Values(std::string("local[2]"), std::string("local[4]"));
-std::string masterName(const ::testing::TestParamInfo<std::string>& info) {
-  std::string s = info.param;
-  std::erase_if(s, [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); });
-  return s;
-}
-INSTANTIATE_TEST_SUITE_P(Masters, SocketSourceTest, kMasters, masterName);
-INSTANTIATE_TEST_SUITE_P(Masters, FileStreamTest, kMasters, masterName);
-INSTANTIATE_TEST_SUITE_P(Masters, QueueStreamTest, kMasters, masterName);
-INSTANTIATE_TEST_SUITE_P(Masters, ReceiverStreamTest, kMasters, masterName);
+SLUICE_RECEIVER_MASTERS(SocketSourceTest);
+SLUICE_RECEIVER_MASTERS(FileStreamTest);
+SLUICE_RECEIVER_MASTERS(QueueStreamTest);
+SLUICE_RECEIVER_MASTERS(ReceiverStreamTest);
 
 }  // namespace

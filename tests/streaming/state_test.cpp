@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -20,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "streaming/stream_test_util.hpp"
+
 namespace {
 
 using sluice::Context;
@@ -29,55 +30,14 @@ using sluice::RDD;
 using sluice::State;
 using sluice::StreamingContext;
 using sluice::Time;
+using sluice::stream_test::Batches;
+using sluice::stream_test::runStreamWithContext;
+using sluice::stream_test::sortedBatches;
+using sluice::stream_test::withGaps;
 using sluice::testing::runStream;
 using sluice::testing::StreamTestOptions;
 
-template <class T>
-using Batches = std::vector<std::vector<T>>;
 using Count = std::pair<std::string, int>;
-
-template <class T>
-Batches<T> sortedBatches(Batches<T> batches) {
-  for (auto& batch : batches) std::sort(batch.begin(), batch.end());
-  return batches;
-}
-
-// Like runStream, but `operation(sc, stream)` also gets the Context (to build initial RDDs).
-template <class T, class Op>
-auto runStreamWithContext(const Batches<T>& input, Op operation, std::size_t num_batches,
-                          const StreamTestOptions& options) {
-  namespace td = sluice::testing::detail;
-  return td::runWith(options, num_batches, [&](Context& sc, StreamingContext& ssc) {
-    auto stream = td::testInput(sc, ssc, input, options.numInputPartitions);
-    return operation(sc, stream);
-  });
-}
-
-// A stream without an RDD (Spark's None) at the given batch times, passing its parent's RDD
-// through otherwise: the `null` input batches of Spark's TestInputStream.
-template <class T>
-class GapNode final : public sluice::detail::DStreamNode<T> {
- public:
-  GapNode(sluice::detail::DStreamNodePtr<T> parent, std::set<std::int64_t> gaps_ms)
-      : sluice::detail::DStreamNode<T>(parent->corePtr(), parent->slideDuration(), {parent}),
-        parent_(std::move(parent)),
-        gaps_ms_(std::move(gaps_ms)) {}
-
- protected:
-  std::optional<RDD<T>> compute(Time t) override {
-    if (gaps_ms_.count(t.milliseconds()) != 0) return std::nullopt;
-    return parent_->getOrCompute(t);
-  }
-
- private:
-  sluice::detail::DStreamNodePtr<T> parent_;
-  std::set<std::int64_t> gaps_ms_;
-};
-
-template <class T>
-DStream<T> withGaps(const DStream<T>& stream, std::set<std::int64_t> gaps_ms) {
-  return DStream<T>(std::make_shared<GapNode<T>>(stream.node(), std::move(gaps_ms)));
-}
 
 auto pairWithOne() {
   return [](std::string x) { return std::pair<std::string, int>(std::move(x), 1); };
@@ -88,21 +48,9 @@ std::optional<int> runningCount(const std::vector<int>& values, std::optional<in
   return std::accumulate(values.begin(), values.end(), 0) + state.value_or(0);
 }
 
-class StateOperations : public ::testing::TestWithParam<std::string> {
- protected:
-  StreamTestOptions opts() const { return StreamTestOptions{.master = GetParam()}; }
-};
+class StateOperations : public sluice::stream_test::StreamTest {};
 
-INSTANTIATE_TEST_SUITE_P(Masters, StateOperations,
-                         ::testing::Values(std::string("local[1]"), std::string("local[2]"),
-                                           std::string("local[4]")),
-                         [](const ::testing::TestParamInfo<std::string>& info) {
-                           std::string name;
-                           for (char c : info.param) {
-                             if (std::isalnum(static_cast<unsigned char>(c))) name += c;
-                           }
-                           return name;
-                         });
+SLUICE_ALL_MASTERS(StateOperations);
 
 const Batches<std::string> kCountInput{{"a"}, {"a", "b"}, {"a", "b", "c"}, {"a", "b"}, {"a"}, {}};
 
@@ -252,7 +200,7 @@ TEST_P(StateOperations, UpdateStateByKeyWithInitialRDD) {
   // without data for them (c).
   auto out = runStreamWithContext(
       kCountInput,
-      [](Context& sc, DStream<std::string> s) {
+      [](Context& sc, StreamingContext&, DStream<std::string> s) {
         auto initial = sc.parallelize(std::vector<Count>{{"a", 1}, {"c", 2}});
         return s.map(pairWithOne()).updateStateByKey(runningCount, 2, initial);
       },
@@ -267,7 +215,7 @@ TEST_P(StateOperations, UpdateStateByKeyWithInitialRDDAndEmptyFirstBatch) {
   Batches<std::string> input{{}, {"a"}};
   auto out = runStreamWithContext(
       input,
-      [](Context& sc, DStream<std::string> s) {
+      [](Context& sc, StreamingContext&, DStream<std::string> s) {
         auto initial = sc.parallelize(std::vector<Count>{{"a", 10}, {"z", 5}}, 3);
         return s.map(pairWithOne()).updateStateByKey(runningCount, 4, initial);
       },
@@ -353,7 +301,7 @@ auto runMapWithState(const Batches<std::string>& input, MakeSpec make_spec, std:
   auto mu = std::make_shared<std::mutex>();
   auto outputs = runStreamWithContext(
       input,
-      [&](Context& sc, DStream<std::string> s) {
+      [&](Context& sc, StreamingContext&, DStream<std::string> s) {
         auto mapped = s.map(pairWithOne()).mapWithState(make_spec(sc));
         mapped.stateSnapshots().foreachRDD([snapshots, mu](const RDD<std::pair<K, S>>& rdd) {
           auto collected = rdd.collect();

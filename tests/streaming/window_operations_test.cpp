@@ -20,30 +20,24 @@
 #include <utility>
 #include <vector>
 
-#include "core/test_util.hpp"
+#include "streaming/stream_test_util.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using sluice::DStream;
+using sluice::stream_test::Batches;
+using sluice::stream_test::sortedBatches;
 using sluice::testing::runStream;
-using sluice::testing::StreamTestOptions;
 
 using KV = std::pair<std::string, int>;
-using IntBatches = std::vector<std::vector<int>>;
-using KVBatches = std::vector<std::vector<KV>>;
-
-// Sorts the elements of every batch (batches stay in order).
-template <class T>
-std::vector<std::vector<T>> sortedBatches(std::vector<std::vector<T>> batches) {
-  for (auto& b : batches) std::sort(b.begin(), b.end());
-  return batches;
-}
+using IntBatches = Batches<int>;
+using KVBatches = Batches<KV>;
 
 // For groupByKeyAndWindow: values as multisets, then the batch as a multiset.
 template <class K, class V>
-std::vector<std::vector<std::pair<K, std::vector<V>>>> normalizeGroups(
-    std::vector<std::vector<std::pair<K, std::vector<V>>>> batches) {
+Batches<std::pair<K, std::vector<V>>> normalizeGroups(
+    Batches<std::pair<K, std::vector<V>>> batches) {
   for (auto& b : batches) {
     for (auto& kv : b) std::sort(kv.second.begin(), kv.second.end());
   }
@@ -116,13 +110,8 @@ const KVBatches kBigReduceInvOutput{
 };
 // clang-format on
 
-class WindowOperations : public ::testing::TestWithParam<std::string> {
+class WindowOperations : public sluice::stream_test::StreamTest {
  protected:
-  StreamTestOptions opts(int input_partitions = 2, std::chrono::milliseconds batch = 1000ms) const {
-    return StreamTestOptions{
-        .batchDuration = batch, .numInputPartitions = input_partitions, .master = GetParam()};
-  }
-
   // window(W, S) over `input`, run for expected.size() slides, compared batch by batch.
   void checkWindow(const IntBatches& input, const IntBatches& expected,
                    std::chrono::milliseconds window, std::chrono::milliseconds slide,

@@ -126,7 +126,8 @@ class DStream {
   // One element per non-empty batch; an empty batch gives an empty RDD.
   template <class F>
   DStream<T> reduce(F f) const;
-  // f(rdd) or f(rdd, time) returning an RDD; runs on the batch thread at every batch.
+  // f(rdd) or f(rdd, time) returning an RDD; runs on the batch thread at every batch in which
+  // this stream has an RDD (none otherwise, as in PySpark).
   template <class F>
   auto transform(F f) const;
   // f(rdd1, rdd2) or f(rdd1, rdd2, time) over the same-time RDDs of both streams.

@@ -7,31 +7,27 @@
 namespace sluice {
 namespace detail {
 
-// f(rdd, time) -> RDD<U>. With `none_is_error`, a parent without an RDD at t is an error
-// (Spark's TransformedDStream); otherwise nothing is produced either.
+// f(rdd, time) -> RDD<U>. A parent without an RDD at t gives no RDD either: what Spark's
+// element-wise streams do, and what PySpark's transform does (Scala's transform throws instead;
+// the PySpark behaviour lets a PySpark program over a drained queueStream translate as it is).
 template <class T, class U, class F>
 class TransformedNode final : public DStreamNode<U> {
  public:
-  TransformedNode(DStreamNodePtr<T> parent, F f, bool none_is_error)
+  TransformedNode(DStreamNodePtr<T> parent, F f)
       : DStreamNode<U>(parent->corePtr(), parent->slideDuration(), {parent}),
         parent_(std::move(parent)),
-        f_(std::move(f)),
-        none_is_error_(none_is_error) {}
+        f_(std::move(f)) {}
 
  protected:
   std::optional<RDD<U>> compute(Time t) override {
     auto rdd = parent_->getOrCompute(t);
-    if (!rdd) {
-      if (none_is_error_) throw Error("Couldn't generate RDD from parent at time " + t.toString());
-      return std::nullopt;
-    }
+    if (!rdd) return std::nullopt;
     return f_(*rdd, t);
   }
 
  private:
   DStreamNodePtr<T> parent_;
   F f_;
-  bool none_is_error_;
 };
 
 template <class T, class U, class F>
@@ -85,7 +81,7 @@ auto mapRDDs(const DStreamNodePtr<T>& parent, F f) {
   auto g = [f = std::move(f)](const RDD<T>& rdd, Time) mutable { return f(rdd); };
   using U = typename IsDStreamRDD<std::invoke_result_t<decltype(g)&, const RDD<T>&, Time>>::Element;
   return DStream<U>(
-      std::make_shared<TransformedNode<T, U, decltype(g)>>(parent, std::move(g), false));
+      std::make_shared<TransformedNode<T, U, decltype(g)>>(parent, std::move(g)));
 }
 
 }  // namespace detail
@@ -136,7 +132,7 @@ auto DStream<T>::transform(F f) const {
   using U = typename detail::IsDStreamRDD<
       std::invoke_result_t<decltype(g)&, const RDD<T>&, Time>>::Element;
   return DStream<U>(
-      std::make_shared<detail::TransformedNode<T, U, decltype(g)>>(node_, std::move(g), true));
+      std::make_shared<detail::TransformedNode<T, U, decltype(g)>>(node_, std::move(g)));
 }
 
 template <class T>
