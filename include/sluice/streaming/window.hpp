@@ -106,50 +106,63 @@ class ReducedWindowedNode final : public DStreamNode<std::pair<K, V>> {
     std::optional<RDD<P>> prev = this->getOrCompute(prev_end);
     if (!prev) old_rdds.clear();  // nothing to subtract from
 
-    // Tag each record with its role: 0 previous window, 1 leaving, 2 entering.
-    using Tagged = std::pair<K, std::pair<int, V>>;
+    // The leaving and entering batches, tagged and combined per key: a shuffle of batch data
+    // only. The previous window is already hash-partitioned the same way, so the cogroup below
+    // reads both sides where they are, without moving the window's keys.
+    struct Change {
+      std::optional<V> old, added;
+    };
+    using Tagged = std::pair<K, std::pair<bool, V>>;  // true: entering
     std::vector<RDD<Tagged>> parts;
-    auto tag = [](int role) {
-      return [role](P kv) { return Tagged(std::move(kv.first), {role, std::move(kv.second)}); };
+    auto tag = [](bool entering) {
+      return [entering](P kv) {
+        return Tagged(std::move(kv.first), {entering, std::move(kv.second)});
+      };
     };
-    if (prev) parts.push_back(prev->map(tag(0)));
-    for (auto& r : old_rdds) parts.push_back(r.map(tag(1)));
-    for (auto& r : new_rdds) parts.push_back(r.map(tag(2)));
-    struct Acc {
-      std::optional<V> prev, old, added;
-    };
+    for (auto& r : old_rdds) parts.push_back(r.map(tag(false)));
+    for (auto& r : new_rdds) parts.push_back(r.map(tag(true)));
     F f = f_;
-    auto add = [f](Acc acc, std::pair<int, V>&& rv) mutable {
-      std::optional<V>& slot = rv.first == 0 ? acc.prev : rv.first == 1 ? acc.old : acc.added;
-      slot = slot ? f(std::move(*slot), std::move(rv.second)) : std::move(rv.second);
-      return acc;
+    auto add = [f](Change c, std::pair<bool, V>&& value) mutable {
+      std::optional<V>& slot = value.first ? c.added : c.old;
+      slot = slot ? f(std::move(*slot), std::move(value.second)) : std::move(value.second);
+      return c;
     };
-    auto merge = [add](Acc a, Acc b) mutable {
-      if (b.prev) a = add(std::move(a), {0, std::move(*b.prev)});
-      if (b.old) a = add(std::move(a), {1, std::move(*b.old)});
-      if (b.added) a = add(std::move(a), {2, std::move(*b.added)});
+    auto merge = [add](Change a, Change b) mutable {
+      if (b.old) a = add(std::move(a), {false, std::move(*b.old)});
+      if (b.added) a = add(std::move(a), {true, std::move(*b.added)});
       return a;
     };
+    auto changes = unionAll<Tagged>(runtime, parts)
+                       .combineByKey(
+                           [add](std::pair<bool, V>&& value) mutable {
+                             return add(Change{}, std::move(value));
+                           },
+                           add, merge, partitions_);
+    RDD<P> previous =
+        prev ? *prev
+             : RDD<P>(std::make_shared<MemoryNode<P>>(
+                   runtime, std::make_shared<const std::vector<P>>(), std::vector<std::size_t>{0}));
     InvF inv_f = inv_f_;
     auto result =
-        unionAll<Tagged>(runtime, parts)
-            .combineByKey(
-                [add](std::pair<int, V>&& rv) mutable { return add(Acc{}, std::move(rv)); }, add,
-                merge, partitions_)
-            .flatMap([f, inv_f](std::pair<K, Acc>&& kv) mutable {
-              std::vector<P> out;
-              Acc& acc = kv.second;
-              if (!acc.prev) {
-                if (!acc.added) {
+        previous.cogroup(changes, partitions_)
+            .flatMapValues([f, inv_f](std::pair<std::vector<V>, std::vector<Change>>&& g) mutable {
+              std::vector<V> out;
+              std::optional<V> old, added;
+              if (!g.second.empty()) {
+                old = std::move(g.second.front().old);
+                added = std::move(g.second.front().added);
+              }
+              if (g.first.empty()) {
+                if (!added) {
                   throw Error("Neither previous window has value for key, nor new values found");
                 }
-                out.emplace_back(std::move(kv.first), std::move(*acc.added));
+                out.push_back(std::move(*added));
                 return out;
               }
-              V v = std::move(*acc.prev);
-              if (acc.old) v = inv_f(std::move(v), std::move(*acc.old));
-              if (acc.added) v = f(std::move(v), std::move(*acc.added));
-              out.emplace_back(std::move(kv.first), std::move(v));
+              V v = std::move(g.first.front());
+              if (old) v = inv_f(std::move(v), std::move(*old));
+              if (added) v = f(std::move(v), std::move(*added));
+              out.push_back(std::move(v));
               return out;
             });
     return materialize(filter_ ? result.filter(filter_) : result);
