@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -16,6 +17,7 @@
 #include <optional>
 #include <random>
 #include <sluice/testing.hpp>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -636,6 +638,214 @@ TEST_P(WindowOperations, LongRunIncrementalMatchesIndependentSlidingSums) {
         input, [&](DStream<KV> st) { return st.window(w, s); }, num_batches, opts(3));
     EXPECT_EQ(sortedBatches(windows), sortedBatches(expected_window)) << "window";
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The incremental window's state
+// ---------------------------------------------------------------------------------------------
+
+TEST_P(WindowOperations, InverseFilterRemovesKeysAndLaterAddsThemBack) {
+  // "a" leaves at 3 s and comes back at 4 s; "b" stays through the slide where its old value
+  // leaves and a new one enters; "c" is dropped, then re-added with a value of its own.
+  const KVBatches input{
+      {{"a", 1}, {"b", 1}, {"c", 4}}, {{"b", 2}}, {{"b", 1}}, {{"a", 5}}, {{"c", 2}}, {}, {}};
+  const KVBatches expected{{{"a", 1}, {"b", 1}, {"c", 4}},
+                           {{"a", 1}, {"b", 3}, {"c", 4}},
+                           {{"b", 3}},
+                           {{"a", 5}, {"b", 1}},
+                           {{"a", 5}, {"c", 2}},
+                           {{"c", 2}},
+                           {}};
+  checkInverse(input, expected, 2000ms, 1000ms, nonZero);
+  // The same against the independent sums, over a longer random run with reappearing keys.
+  const KVBatches random = randomInput(0xadd0ffULL, 20);
+  checkInverse(random, slidingSums(random, 24, 3, 1, false), 3000ms, 1000ms, nonZero);
+}
+
+TEST_P(WindowOperations, InverseWithoutFilterKeepsKeysAtZero) {
+  const KVBatches input{{{"a", 1}}, {{"b", 2}}, {}, {}, {{"a", 3}}};
+  checkInverse(input,
+               {{{"a", 1}},
+                {{"a", 1}, {"b", 2}},
+                {{"a", 0}, {"b", 2}},
+                {{"a", 0}, {"b", 0}},
+                {{"a", 3}, {"b", 0}},
+                {{"a", 3}, {"b", 0}},
+                {{"a", 0}, {"b", 0}}},
+               2000ms, 1000ms);
+}
+
+// The shuffle dependencies that `node`'s stage reads: those reached through narrow parents.
+int countShuffles(sluice::detail::NodeBase& node) {
+  int shuffles = 0;
+  node.visitDependencies(sluice::detail::DependencyVisitor{
+      [&](sluice::detail::NodeBase& parent) { shuffles += countShuffles(parent); },
+      [&](sluice::detail::ShuffleDependencyBase&) { ++shuffles; },
+  });
+  return shuffles;
+}
+
+TEST_P(WindowOperations, KeyedOperationsOnTheWindowReuseItsPartitioning) {
+  const KVBatches input = randomInput(0xbeefULL, 12);
+  KVBatches ones(input.size());
+  for (std::size_t b = 0; b < input.size(); ++b) {
+    for (const auto& kv : input[b]) ones[b].emplace_back(kv.first, 1);
+  }
+  const KVBatches sums = slidingSums(input, 14, 3, 1, false);
+  const KVBatches counts = slidingSums(ones, 14, 3, 1, false);
+  using Joined = std::pair<std::string, std::pair<int, int>>;
+  std::vector<std::vector<Joined>> expected_join;
+  for (std::size_t i = 0; i < sums.size(); ++i) {
+    expected_join.emplace_back();
+    for (std::size_t j = 0; j < sums[i].size(); ++j) {
+      expected_join.back().emplace_back(sums[i][j].first,
+                                        std::pair(sums[i][j].second, counts[i][j].second));
+    }
+  }
+  auto shuffles = std::make_shared<std::vector<int>>();
+  auto sums_of = [](DStream<KV> s) {
+    return s.reduceByKeyAndWindow(plus, minus, 3s, 1s, 3, nonZero);
+  };
+  auto counts_of = [](DStream<KV> s) {
+    return s.map([](KV kv) { return KV(kv.first, 1); })
+        .reduceByKeyAndWindow(plus, minus, 3s, 1s, 3, nonZero);
+  };
+
+  auto reduced = runStream(
+      input,
+      [&](DStream<KV> s) {
+        return sums_of(s).transform([shuffles](const sluice::RDD<KV>& rdd) {
+          auto same = rdd.reduceByKey(plus, 3);
+          auto other = rdd.reduceByKey(plus, 2);
+          shuffles->push_back(countShuffles(*same.node()));
+          shuffles->push_back(countShuffles(*other.node()));
+          return same;
+        });
+      },
+      14, opts());
+  EXPECT_EQ(sortedBatches(reduced), sums);
+  ASSERT_EQ(shuffles->size(), 28u);
+  for (std::size_t i = 0; i < shuffles->size(); i += 2) {
+    EXPECT_EQ((*shuffles)[i], 0) << "reduceByKey with the window's partitioning shuffles";
+    EXPECT_EQ((*shuffles)[i + 1], 1) << "reduceByKey with other partitioning";
+  }
+
+  shuffles->clear();
+  auto joined = runStream(
+      input,
+      [&](DStream<KV> s) {
+        return sums_of(s).transformWith(
+            counts_of(s), [shuffles](const sluice::RDD<KV>& a, const sluice::RDD<KV>& b) {
+              auto j = a.join(b, 3);
+              shuffles->push_back(countShuffles(*j.node()));
+              return j;
+            });
+      },
+      14, opts());
+  EXPECT_EQ(sortedBatches(joined), expected_join);
+  EXPECT_EQ(*shuffles, std::vector<int>(14, 0)) << "join of two windows partitioned alike";
+}
+
+TEST_P(WindowOperations, SlideWorkFollowsTheChangedKeysNotTheWindowSize) {
+  // 10,000 keys enter at 1 s, one more at 2 s, then only empty batches: the user functions run
+  // for the keys entering and leaving, never for the keys that merely stay in the window.
+  constexpr int kKeys = 10000;
+  KVBatches input(2);
+  for (int i = 0; i < kKeys; ++i) input[0].emplace_back("k" + std::to_string(i), 1);
+  input[1].emplace_back("new", 1);
+  struct Calls {
+    std::atomic<long> filter{0};
+    std::atomic<long> inv_f{0};
+    std::vector<std::pair<long, long>> per_batch;  // read on the batch thread
+  };
+  auto calls = std::make_shared<Calls>();
+  auto out = runStream(
+      input,
+      [calls](DStream<KV> s) {
+        auto counted_minus = [calls](int a, int b) {
+          calls->inv_f.fetch_add(1, std::memory_order_relaxed);
+          return a - b;
+        };
+        std::function<bool(const KV&)> counted_filter = [calls](const KV& kv) {
+          calls->filter.fetch_add(1, std::memory_order_relaxed);
+          return kv.second != 0;
+        };
+        return s.reduceByKeyAndWindow(plus, counted_minus, 4s, 1s, 2, counted_filter)
+            .transform([calls](const sluice::RDD<KV>& rdd) {
+              calls->per_batch.emplace_back(calls->filter.exchange(0), calls->inv_f.exchange(0));
+              return rdd;
+            });
+      },
+      8, opts());
+  const std::vector<std::pair<long, long>> expected{{kKeys, 0},     {1, 0}, {0, 0}, {0, 0},
+                                                    {kKeys, kKeys}, {1, 1}, {0, 0}, {0, 0}};
+  EXPECT_EQ(calls->per_batch, expected) << "(filter calls, inverse calls) per slide";
+  std::vector<std::size_t> sizes;
+  for (const auto& batch : out) sizes.push_back(batch.size());
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{kKeys, kKeys + 1, kKeys + 1, kKeys + 1, 1, 0, 0, 0}));
+}
+
+TEST_P(WindowOperations, WindowsComputedOutOfOrderLeaveLaterWindowsRight) {
+  // At 6 s an output asks for the windows of 1..3 s again, long forgotten: they are recomputed
+  // from the first window, moving the state back, and the 7 s window rebuilds it from 6 s's.
+  const KVBatches input = randomInput(0x0dd0e7ULL, 9);
+  const KVBatches expected = slidingSums(input, 10, 3, 1, false);
+  auto old = std::make_shared<KVBatches>();
+  auto out = sluice::stream_test::runStreamWithContext(
+      input,
+      [old](sluice::Context&, sluice::StreamingContext&, DStream<KV> s) {
+        auto w = s.reduceByKeyAndWindow(plus, minus, 3s, 1s, 2, nonZero);
+        w.foreachRDD([w, old](const sluice::RDD<KV>&, sluice::Time t) {
+          if (t != sluice::Time(6000)) return;
+          for (const auto& rdd : w.slice(sluice::Time(1000), sluice::Time(3000))) {
+            old->push_back(rdd.collect());
+          }
+        });
+        return w;
+      },
+      10, opts());
+  EXPECT_EQ(sortedBatches(out), expected);
+  EXPECT_EQ(sortedBatches(*old), KVBatches(expected.begin(), expected.begin() + 3));
+}
+
+TEST_P(WindowOperations, FailedSlideLeavesTheStateAtThePreviousWindow) {
+  // The inverse function fails once, at its third call: at 3 s, after the changes of the other
+  // two keys leaving then have been worked out (at local[1], whatever their partitions). The 4 s
+  // slide redoes 3 s from the intact 2 s state.
+  sluice::Context sc(GetParam(), "failedSlide");
+  auto clock = std::make_shared<sluice::ManualClock>();
+  sluice::StreamingContext ssc(sc, 1s, clock);
+  const KVBatches input{{{"a", 1}, {"b", 1}, {"d", 1}}, {{"a", 1}}, {{"c", 1}}, {}, {}};
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  auto failing_minus = [calls](int a, int b) {
+    if (calls->fetch_add(1) == 2) throw std::runtime_error("inverse failed once");
+    return a - b;
+  };
+  auto in = sluice::testing::detail::testInput(sc, ssc, input, 2);
+  auto out = sluice::stream_test::collectEach(
+      in.reduceByKeyAndWindow(plus, failing_minus, 2s, 1s, 2, nonZero));
+  ssc.start();
+  for (std::int64_t t = 1000; t <= 5000; t += 1000) {
+    clock->advance(1000);
+    ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(t), std::chrono::seconds(60)));
+  }
+  ssc.stop(false);
+  try {
+    ssc.awaitTerminationOrTimeout(0ms);
+    ADD_FAILURE() << "the failed slide's error must surface";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("inverse failed once"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(out->times(), (std::vector<std::int64_t>{1000, 2000, 4000, 5000}));
+  auto sorted = [&](std::int64_t t) {
+    auto batch = out->batch(t);
+    std::sort(batch.begin(), batch.end());
+    return batch;
+  };
+  EXPECT_EQ(sorted(1000), (std::vector<KV>{{"a", 1}, {"b", 1}, {"d", 1}}));
+  EXPECT_EQ(sorted(2000), (std::vector<KV>{{"a", 2}, {"b", 1}, {"d", 1}}));
+  EXPECT_EQ(sorted(4000), (std::vector<KV>{{"c", 1}}));
+  EXPECT_TRUE(sorted(5000).empty());
 }
 
 SLUICE_ALL_MASTERS(WindowOperations);
