@@ -10,6 +10,30 @@
 #include <thread>
 
 namespace sluice::detail {
+namespace {
+
+// libtbb is not built with ThreadSanitizer, so TSan cannot see that TBB orders the start of a
+// stage before its tasks and its tasks before the end of parallel_for. These annotations state
+// that ordering, so TSan checks the engine's own sharing instead of reporting every hand-off. The
+// sync objects are globals, since a task must reach them before it reads anything the caller
+// wrote; the price is that concurrent stages of different threads are ordered too.
+#if defined(__SANITIZE_THREAD__)
+extern "C" void __tsan_acquire(void* addr);
+extern "C" void __tsan_release(void* addr);
+char stage_start_sync;
+char stage_end_sync;
+void announceStageStart() { __tsan_release(&stage_start_sync); }
+void joinStageStart() { __tsan_acquire(&stage_start_sync); }
+void announceTasksDone() { __tsan_release(&stage_end_sync); }
+void joinTasksDone() { __tsan_acquire(&stage_end_sync); }
+#else
+void announceStageStart() {}
+void joinStageStart() {}
+void announceTasksDone() {}
+void joinTasksDone() {}
+#endif
+
+}  // namespace
 
 LocalRuntime::LocalRuntime(int parallelism)
     : parallelism_(parallelism),
@@ -61,14 +85,18 @@ void LocalRuntime::runStage(std::string_view description, std::span<const int> p
   if (num_tasks == 1 || parallelism_ == 1) {
     for (int i = 0; i < num_tasks; ++i) run_task(i);
   } else if (num_tasks > 1) {
+    announceStageStart();
     arena_.execute([&] {
       tbb::parallel_for(
           tbb::blocked_range<int>(0, num_tasks, 1),
           [&](const tbb::blocked_range<int>& r) {
+            joinStageStart();
             for (int i = r.begin(); i != r.end(); ++i) run_task(i);
+            announceTasksDone();
           },
           tbb::simple_partitioner());
     });
+    joinTasksDone();
   }
   if (progress_bar_) progress_bar_->remove(stage_id);
 
