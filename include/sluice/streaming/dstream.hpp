@@ -176,7 +176,9 @@ class DStream {
                                   std::optional<Duration> slide_duration = std::nullopt,
                                   int num_partitions = -1) const;
   // Incremental: previous window, minus the batches leaving (inv_f), plus those entering (f).
-  // Keys whose value returns to the identity stay unless `filter` drops them.
+  // Keys whose value returns to the identity stay unless `filter` drops them. A slide costs the
+  // batches entering and leaving, not the window's keys: `filter` runs only on the keys a slide
+  // changes, so it must depend on the pair alone.
   // (InvF is never a duration, so reduceByKeyAndWindow(f, W, S) picks the naive form.)
   template <class F, class InvF>
   requires(!std::is_convertible_v<InvF, Duration>) DStream<T> reduceByKeyAndWindow(
