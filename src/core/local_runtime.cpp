@@ -12,26 +12,49 @@
 namespace sluice::detail {
 namespace {
 
-// libtbb is not built with ThreadSanitizer, so TSan cannot see that TBB orders the start of a
-// stage before its tasks and its tasks before the end of parallel_for. These annotations state
-// that ordering, so TSan checks the engine's own sharing instead of reporting every hand-off. The
-// sync objects are globals, since a task must reach them before it reads anything the caller
-// wrote; the price is that concurrent stages of different threads are ordered too.
+// libtbb is not built with ThreadSanitizer, so TSan cannot see how TBB orders the hand-off of a
+// task from the thread that made it to the thread that runs it, the reuse of a finished task's
+// memory, or the end of parallel_for. StageBody states that ordering: every copy of it (TBB copies
+// the body into each task it hands over, on whichever thread splits the range) and every call
+// acquires one sync object before touching anything and releases it when done, and the caller
+// acquires it after parallel_for. Tasks running at the same time stay unordered, so TSan still
+// checks the engine's own sharing between them. The sync object is a global because a copy must
+// reach it before reading anything; the price is that stages of different threads are ordered
+// with each other too.
 #if defined(__SANITIZE_THREAD__)
 extern "C" void __tsan_acquire(void* addr);
 extern "C" void __tsan_release(void* addr);
-char stage_start_sync;
-char stage_end_sync;
-void announceStageStart() { __tsan_release(&stage_start_sync); }
-void joinStageStart() { __tsan_acquire(&stage_start_sync); }
-void announceTasksDone() { __tsan_release(&stage_end_sync); }
-void joinTasksDone() { __tsan_acquire(&stage_end_sync); }
+char stage_sync;
+void acquireStage() { __tsan_acquire(&stage_sync); }
+void releaseStage() { __tsan_release(&stage_sync); }
 #else
-void announceStageStart() {}
-void joinStageStart() {}
-void announceTasksDone() {}
-void joinTasksDone() {}
+void acquireStage() {}
+void releaseStage() {}
 #endif
+
+// The parallel_for body of a stage: runs run_task(i) for each task index of its range.
+template <class RunTask>
+class StageBody {
+ public:
+  explicit StageBody(const RunTask& run_task) : run_task_(&run_task) { releaseStage(); }
+  // No member initializer: nothing may be written before acquireStage().
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init)
+  StageBody(const StageBody& other) {
+    acquireStage();
+    run_task_ = other.run_task_;
+    releaseStage();
+  }
+  StageBody& operator=(const StageBody&) = delete;
+
+  void operator()(const tbb::blocked_range<int>& range) const {
+    acquireStage();
+    for (int i = range.begin(); i != range.end(); ++i) (*run_task_)(i);
+    releaseStage();
+  }
+
+ private:
+  const RunTask* run_task_;
+};
 
 }  // namespace
 
@@ -85,18 +108,11 @@ void LocalRuntime::runStage(std::string_view description, std::span<const int> p
   if (num_tasks == 1 || parallelism_ == 1) {
     for (int i = 0; i < num_tasks; ++i) run_task(i);
   } else if (num_tasks > 1) {
-    announceStageStart();
+    StageBody body(run_task);
     arena_.execute([&] {
-      tbb::parallel_for(
-          tbb::blocked_range<int>(0, num_tasks, 1),
-          [&](const tbb::blocked_range<int>& r) {
-            joinStageStart();
-            for (int i = r.begin(); i != r.end(); ++i) run_task(i);
-            announceTasksDone();
-          },
-          tbb::simple_partitioner());
+      tbb::parallel_for(tbb::blocked_range<int>(0, num_tasks, 1), body, tbb::simple_partitioner());
     });
-    joinTasksDone();
+    acquireStage();
   }
   if (progress_bar_) progress_bar_->remove(stage_id);
 
