@@ -20,6 +20,7 @@ namespace fs = std::filesystem;
 constexpr std::uint64_t kMaxSplit = 32ULL << 20;
 constexpr double kSplitSlop = 1.1;
 constexpr std::size_t kReadBlock = 1 << 20;
+constexpr std::size_t kMinReadBlock = 4096;
 
 bool visibleName(const fs::path& p) {
   auto name = p.filename().string();
@@ -144,7 +145,10 @@ void readLines(const FileSplit& split, const std::function<bool()>& should_stop,
     if (!lines.empty()) on_lines(lines);
     lines.clear();
   };
-  std::vector<char> buf(kReadBlock);
+  // A split reads its own bytes plus the rest of its last line: a small split (many small files,
+  // or many partitions) needs no full-size block.
+  std::vector<char> buf(static_cast<std::size_t>(
+      std::min<std::uint64_t>(kReadBlock, split.end - split.start + kMinReadBlock)));
   std::size_t have = 0;
   std::uint64_t buf_offset = split.start;  // file offset of buf[0]
   std::uint64_t line_start = split.start;  // file offset of the next line's first byte
