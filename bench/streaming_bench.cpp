@@ -2,10 +2,12 @@
 // an inverse function) fed from an in-process queue at increasing rates; the highest rate whose
 // batches are processed faster than the batch interval. Also at 100 ms and 10 ms batches, the cost
 // of an empty batch, and what one socket receiver ingests from a local sender.
-// Usage: streaming_bench CORPUS [--quick]
+// Usage: streaming_bench CORPUS [--quick | --point BATCH_MS MB_PER_S]
+// --point times one rate at one batch interval (for profiling and quick comparisons).
 // A manual clock drives the batches, so a batch starts as soon as the previous one is done and
 // its wall time is its processing time.
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -48,7 +50,15 @@ std::vector<std::string> splitWords(const std::string& line) {
 struct Trial {
   double mean_batch_seconds = 0;  // over the measured batches
   double max_batch_seconds = 0;
+  double busy_cores = 0;  // process CPU time over wall time, during the measured batches
 };
+
+double cpuSeconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& tv) { return tv.tv_sec + tv.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
 
 // Runs `warmup + measured` batches of `bytes_per_batch` text each through the windowed word count
 // and times the measured ones.
@@ -80,7 +90,13 @@ Trial runWindowed(const std::vector<std::string>& corpus, Duration batch, Durati
       [&](const sluice::RDD<std::pair<std::string, long long>>& rdd) { keys = rdd.count(); });
   ssc.start();
   Trial trial;
+  double cpu_start = 0;
+  Clock::time_point measured_start;
   for (int b = 1; b <= warmup + measured; ++b) {
+    if (b == warmup + 1) {
+      cpu_start = cpuSeconds();
+      measured_start = Clock::now();
+    }
     auto start = Clock::now();
     clock->advance(batch.count());
     ssc.core()->waitForBatch(sluice::Time(b * batch.count()), std::chrono::minutes(5));
@@ -90,18 +106,32 @@ Trial runWindowed(const std::vector<std::string>& corpus, Duration batch, Durati
       trial.max_batch_seconds = std::max(trial.max_batch_seconds, seconds);
     }
   }
+  trial.busy_cores = (cpuSeconds() - cpu_start) /
+                     std::chrono::duration<double>(Clock::now() - measured_start).count();
   ssc.stop(false);
   ssc.core()->rethrowError();
   return trial;
 }
 
-// Doubles the rate until batches take longer than the interval, then bisects.
-void findSustainableRate(const std::vector<std::string>& corpus, Duration batch, bool quick) {
+// Runs the windowed word count at `rate` bytes/s; true when batches take less than the interval.
+bool timeRate(const std::vector<std::string>& corpus, Duration batch, double rate) {
   const Duration window(30000);
   const int batches_in_window = static_cast<int>(window / batch);
   const int warmup = batches_in_window + 1;  // batches leave the window from here on
   const int measured = std::max(3, std::min(20, 2000 / static_cast<int>(batch.count()) + 3));
   const double interval = std::chrono::duration<double>(batch).count();
+  auto bytes = static_cast<std::size_t>(rate * interval);
+  Trial t =
+      runWindowed(corpus, batch, window, std::max<std::size_t>(bytes, 1), warmup, measured, 2);
+  std::printf(
+      "    %8.2f MB/s -> mean batch %.4f s (max %.4f s) for a %.3f s interval, %.2f cores busy\n",
+      rate / 1e6, t.mean_batch_seconds, t.max_batch_seconds, interval, t.busy_cores);
+  std::fflush(stdout);
+  return t.mean_batch_seconds < interval;
+}
+
+// Doubles the rate until batches take longer than the interval, then bisects.
+void findSustainableRate(const std::vector<std::string>& corpus, Duration batch, bool quick) {
   double avg_line = 0;
   for (std::size_t i = 0; i < std::min<std::size_t>(corpus.size(), 10000); ++i)
     avg_line += corpus[i].size() + 1;
@@ -110,15 +140,7 @@ void findSustainableRate(const std::vector<std::string>& corpus, Duration batch,
   double low = 0;
   double high = 0;
   double rate = quick ? 4e6 : 1e6;  // bytes per second
-  auto fits = [&](double r) {
-    auto bytes = static_cast<std::size_t>(r * interval);
-    Trial t =
-        runWindowed(corpus, batch, window, std::max<std::size_t>(bytes, 1), warmup, measured, 2);
-    std::printf("    %8.2f MB/s -> mean batch %.4f s (max %.4f s) for a %.3f s interval\n", r / 1e6,
-                t.mean_batch_seconds, t.max_batch_seconds, interval);
-    std::fflush(stdout);
-    return t.mean_batch_seconds < interval;
-  };
+  auto fits = [&](double r) { return timeRate(corpus, batch, r); };
   while (fits(rate)) {
     low = rate;
     rate *= 2;
@@ -208,7 +230,7 @@ void socketIngestion(const std::vector<std::string>& corpus, double seconds) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: streaming_bench CORPUS [--quick]\n");
+    std::fprintf(stderr, "usage: streaming_bench CORPUS [--quick | --point BATCH_MS MB_PER_S]\n");
     return 2;
   }
   const bool quick = argc > 2 && std::string(argv[2]) == "--quick";
@@ -216,6 +238,11 @@ int main(int argc, char** argv) {
   if (corpus.empty()) {
     std::fprintf(stderr, "streaming_bench: %s has no lines\n", argv[1]);
     return 2;
+  }
+  if (argc == 5 && std::string(argv[2]) == "--point") {
+    const Duration batch(std::stoll(argv[3]));
+    timeRate(corpus, batch, std::stod(argv[4]) * 1e6);
+    return 0;
   }
   std::printf("windowed word count, reduceByKeyAndWindow(+, -, 30 s window, slide = batch):\n");
   findSustainableRate(corpus, Duration(1000), quick);

@@ -8,9 +8,32 @@
 namespace sluice {
 namespace detail {
 
+// Feeds a pipe's input to its op. Stored chunks are read in place when the op takes `const In&`
+// (kConst), else copied first.
+template <class In, class Out, class Op, bool kConst>
+class PipeSink final : public Sink<In> {
+ public:
+  PipeSink(Op& op, ChunkBuffer<Out>& out) : op_(op), out_(out) {}
+  void push(std::span<In> chunk) override {
+    for (In& x : chunk) op_(x, out_);
+  }
+  void pushConst(std::span<const In> chunk) override {
+    if constexpr (kConst) {
+      for (const In& x : chunk) op_(x, out_);
+    } else {
+      Sink<In>::pushConst(chunk);
+    }
+  }
+
+ private:
+  Op& op_;
+  ChunkBuffer<Out>& out_;
+};
+
 // Element-wise operator node. `Op` is copied per task and called as op(element&, ChunkBuffer&),
-// emitting zero or more outputs; `preserves` keeps the parent's hash partitioning.
-template <class In, class Out, class Op>
+// emitting zero or more outputs, and also with a const element when kConst; `preserves` keeps
+// the parent's hash partitioning.
+template <class In, class Out, class Op, bool kConst>
 class PipeNode final : public Node<Out> {
  public:
   PipeNode(NodePtr<In> parent, Op op, bool preserves_partitioning)
@@ -25,10 +48,7 @@ class PipeNode final : public Node<Out> {
   void compute(TaskContext& tc, int partition, Sink<Out>& out) override {
     Op op = op_;
     ChunkBuffer<Out> buf(out);
-    auto body = [&](std::span<In> chunk) {
-      for (In& x : chunk) op(x, buf);
-    };
-    LambdaSink<In, decltype(body)> sink(body);
+    PipeSink<In, Out, Op, kConst> sink(op, buf);
     parent_->iterate(tc, partition, sink);
     buf.flush();
   }
@@ -38,10 +58,10 @@ class PipeNode final : public Node<Out> {
   Op op_;
 };
 
-template <class Out, class In, class Op>
+template <class Out, bool kConst = false, class In, class Op>
 RDD<Out> makePipe(const NodePtr<In>& parent, Op op, bool preserves_partitioning = false) {
-  return RDD<Out>(
-      std::make_shared<PipeNode<In, Out, Op>>(parent, std::move(op), preserves_partitioning));
+  return RDD<Out>(std::make_shared<PipeNode<In, Out, Op, kConst>>(parent, std::move(op),
+                                                                  preserves_partitioning));
 }
 
 template <class R>
@@ -104,9 +124,10 @@ auto RDD<T>::map(F f) const {
                 "map: the function must accept the RDD's element type");
   using U = detail::CallResult<F, T>;
   static_assert(!std::is_void_v<U>, "map: the function must return a value");
-  return detail::makePipe<U>(node_, [f = std::move(f)](T& x, detail::ChunkBuffer<U>& out) mutable {
-    out.emplaceResult([&]() -> U { return detail::callMove(f, x); });
-  });
+  return detail::makePipe<U, detail::kReadsConst<F, T>>(
+      node_, [f = std::move(f)](auto& x, detail::ChunkBuffer<U>& out) mutable {
+        out.emplaceResult([&]() -> U { return detail::callMove(f, x); });
+      });
 }
 
 template <class T>
@@ -116,9 +137,10 @@ auto RDD<T>::flatMap(F f) const {
                 "flatMap: the function must accept the RDD's element type");
   using R = detail::CallResult<F, T>;
   using U = detail::IterableElement<R>;
-  return detail::makePipe<U>(node_, [f = std::move(f)](T& x, detail::ChunkBuffer<U>& out) mutable {
-    detail::emitAll<decltype(detail::callMove(f, x))>(detail::callMove(f, x), out);
-  });
+  return detail::makePipe<U, detail::kReadsConst<F, T>>(
+      node_, [f = std::move(f)](auto& x, detail::ChunkBuffer<U>& out) mutable {
+        detail::emitAll<decltype(detail::callMove(f, x))>(detail::callMove(f, x), out);
+      });
 }
 
 template <class T>
@@ -126,9 +148,9 @@ template <class F>
 RDD<T> RDD<T>::filter(F predicate) const {
   static_assert(std::is_invocable_r_v<bool, F&, const T&>,
                 "filter: the predicate must take `const T&` and return bool");
-  return detail::makePipe<T>(
+  return detail::makePipe<T, true>(
       node_,
-      [f = std::move(predicate)](T& x, detail::ChunkBuffer<T>& out) mutable {
+      [f = std::move(predicate)](auto& x, detail::ChunkBuffer<T>& out) mutable {
         if (std::invoke(f, std::as_const(x))) out.emplace(std::move(x));
       },
       true);
@@ -170,10 +192,11 @@ auto RDD<T>::keyBy(F f) const {
   static_assert(std::is_invocable_v<F&, const T&>, "keyBy: the function must take `const T&`");
   using K = std::decay_t<std::invoke_result_t<F&, const T&>>;
   using P = std::pair<K, T>;
-  return detail::makePipe<P>(node_, [f = std::move(f)](T& x, detail::ChunkBuffer<P>& out) mutable {
-    K key = std::invoke(f, std::as_const(x));
-    out.emplace(std::move(key), std::move(x));
-  });
+  return detail::makePipe<P, true>(
+      node_, [f = std::move(f)](auto& x, detail::ChunkBuffer<P>& out) mutable {
+        K key = std::invoke(f, std::as_const(x));
+        out.emplace(std::move(key), std::move(x));
+      });
 }
 
 template <class T>
@@ -185,9 +208,9 @@ auto RDD<T>::mapValues(F f) const {
   static_assert(detail::ElementFunction<F, V>,
                 "mapValues: the function must accept the value type");
   using P = std::pair<K, detail::CallResult<F, V>>;
-  return detail::makePipe<P>(
+  return detail::makePipe<P, detail::kReadsConst<F, V>>(
       node_,
-      [f = std::move(f)](T& x, detail::ChunkBuffer<P>& out) mutable {
+      [f = std::move(f)](auto& x, detail::ChunkBuffer<P>& out) mutable {
         out.emplace(std::move(x.first), detail::callMove(f, x.second));
       },
       true);
@@ -202,9 +225,9 @@ auto RDD<T>::flatMapValues(F f) const {
   static_assert(detail::ElementFunction<F, V>,
                 "flatMapValues: the function must accept the value type");
   using P = std::pair<K, detail::IterableElement<detail::CallResult<F, V>>>;
-  return detail::makePipe<P>(
+  return detail::makePipe<P, detail::kReadsConst<F, V>>(
       node_,
-      [f = std::move(f)](T& x, detail::ChunkBuffer<P>& out) mutable {
+      [f = std::move(f)](auto& x, detail::ChunkBuffer<P>& out) mutable {
         auto&& values = detail::callMove(f, x.second);
         for (auto&& v : values) out.emplace(x.first, std::move(v));
       },
@@ -215,16 +238,16 @@ template <class T>
 auto RDD<T>::keys() const {
   static_assert(detail::PairType<T>, "keys needs an RDD of std::pair<K, V>");
   using K = typename T::first_type;
-  return detail::makePipe<K>(
-      node_, [](T& x, detail::ChunkBuffer<K>& out) { out.emplace(std::move(x.first)); });
+  return detail::makePipe<K, true>(
+      node_, [](auto& x, detail::ChunkBuffer<K>& out) { out.emplace(std::move(x.first)); });
 }
 
 template <class T>
 auto RDD<T>::values() const {
   static_assert(detail::PairType<T>, "values needs an RDD of std::pair<K, V>");
   using V = typename T::second_type;
-  return detail::makePipe<V>(
-      node_, [](T& x, detail::ChunkBuffer<V>& out) { out.emplace(std::move(x.second)); });
+  return detail::makePipe<V, true>(
+      node_, [](auto& x, detail::ChunkBuffer<V>& out) { out.emplace(std::move(x.second)); });
 }
 
 }  // namespace sluice

@@ -20,12 +20,19 @@ namespace sluice::detail {
 
 inline constexpr std::size_t kChunkSize = 1024;
 
-// Receives a partition's elements chunk by chunk. The receiver may move from the chunk's elements.
+// Receives a partition's elements chunk by chunk. The receiver may move from the elements of a
+// chunk given to push(); pushConst() gives stored elements (in-memory partitions, cached blocks,
+// shuffle outputs) that must stay as they are. A sink that only reads its input overrides
+// pushConst() and so saves a copy of every element; by default the chunk is copied and pushed.
 template <class T>
 class Sink {
  public:
   virtual ~Sink() = default;
   virtual void push(std::span<T> chunk) = 0;
+  virtual void pushConst(std::span<const T> chunk) {
+    std::vector<T> copy(chunk.begin(), chunk.end());
+    push(std::span<T>(copy));
+  }
 };
 
 // Collects produced elements and hands them downstream a chunk at a time. Elements are built in
@@ -75,17 +82,12 @@ class ChunkBuffer {
   std::size_t size_ = 0;
 };
 
-// Pushes copies of `data` (which must stay untouched) in chunks.
+// Pushes stored `data`, which stays untouched, in chunks.
 template <class T>
-void pushCopies(std::span<const T> data, Sink<T>& out, const TaskContext& tc) {
-  std::vector<T> buf;
-  buf.reserve(std::min(kChunkSize, data.size()));
+void pushStored(std::span<const T> data, Sink<T>& out, const TaskContext& tc) {
   for (std::size_t i = 0; i < data.size(); i += kChunkSize) {
     if (tc.isCancelled()) return;
-    std::size_t n = std::min(kChunkSize, data.size() - i);
-    buf.assign(data.begin() + static_cast<std::ptrdiff_t>(i),
-               data.begin() + static_cast<std::ptrdiff_t>(i + n));
-    out.push(std::span<T>(buf));
+    out.pushConst(data.subspan(i, std::min(kChunkSize, data.size() - i)));
   }
 }
 
@@ -97,17 +99,28 @@ class VectorSink final : public Sink<T> {
     out_.insert(out_.end(), std::make_move_iterator(chunk.begin()),
                 std::make_move_iterator(chunk.end()));
   }
+  void pushConst(std::span<const T> chunk) override {
+    out_.insert(out_.end(), chunk.begin(), chunk.end());
+  }
 
  private:
   std::vector<T>& out_;
 };
 
-// A sink calling `f(span)` for every chunk.
+// A sink calling `f(span)` for every chunk; stored chunks go to f as std::span<const T> when f
+// takes that (a generic `auto chunk`), else as copies.
 template <class T, class F>
 class LambdaSink final : public Sink<T> {
  public:
   explicit LambdaSink(F f) : f_(std::move(f)) {}
   void push(std::span<T> chunk) override { f_(chunk); }
+  void pushConst(std::span<const T> chunk) override {
+    if constexpr (std::is_invocable_v<F&, std::span<const T>>) {
+      f_(chunk);
+    } else {
+      Sink<T>::pushConst(chunk);
+    }
+  }
 
  private:
   F f_;
@@ -126,6 +139,20 @@ decltype(auto) callMove(F& f, T& x) {
 
 template <class F, class T>
 using CallResult = std::decay_t<decltype(callMove(std::declval<F&>(), std::declval<T&>()))>;
+
+// True when f can read a stored element in place: it is not generic (so asking is safe; a
+// generic lambda's body could fail to compile for a const argument) and it takes `const T&`
+// (or a copy).
+template <class F, class T>
+inline constexpr bool kReadsConst = [] {
+  if constexpr (std::is_pointer_v<std::decay_t<F>> || std::is_function_v<std::remove_cvref_t<F>>) {
+    return std::is_invocable_v<F&, const T&>;
+  } else if constexpr (requires { &std::decay_t<F>::operator(); }) {
+    return std::is_invocable_v<F&, const T&>;
+  } else {
+    return false;
+  }
+}();
 
 template <class F, class T>
 concept ElementFunction = std::is_invocable_v<F&, T&&> || std::is_invocable_v<F&, T&>;
@@ -199,7 +226,7 @@ class Node : public NodeBase {
       runtime().blockStore().put(id(), partition, block);
     }
     const auto& data = *static_cast<const std::vector<T>*>(block.get());
-    pushCopies(std::span<const T>(data), out, tc);
+    pushStored(std::span<const T>(data), out, tc);
   }
 
  protected:

@@ -1,5 +1,5 @@
 // Shuffle machinery shared by the wide operations. Two map sides:
-//  - CombiningShuffle: map-side combine of (K, V) into one hash map per task, then split by the
+//  - CombiningShuffle: map-side combine of (K, V) into one CombineTable per task, then split by the
 //    hash partitioner into buckets of (K, C) with unique keys;
 //  - PartitioningShuffle: routes each element to the bucket a partition function chooses.
 // And the read side: ShuffleReadNode passes buckets through (after an optional whole-partition
@@ -10,6 +10,7 @@
 #include <absl/container/flat_hash_map.h>
 
 #include <sluice/rdd.hpp>
+#include <sluice/rdd/combine_table.hpp>
 
 namespace sluice::detail {
 
@@ -21,6 +22,20 @@ using CombinerMap = absl::flat_hash_map<K, C, StableHasher<K>>;
 template <class K, class C, class F>
 void drainMap(CombinerMap<K, C>& map, F f) {
   for (auto& entry : map) f(std::move(const_cast<K&>(entry.first)), std::move(entry.second));
+}
+
+// A sink combining (K, V) pairs into `combined`: moved from when pushed, copied from when stored
+// (and then only the keys that are new).
+template <class K, class V, class C, class Agg>
+auto combiningSink(CombineTable<K, C>& combined, Agg& agg) {
+  auto body = [&](auto chunk) {
+    for (auto& kv : chunk) {
+      combined.upsert(
+          std::move(kv.first), [&] { return agg.create(V(std::move(kv.second))); },
+          [&](C& c) { agg.mergeValue(c, V(std::move(kv.second))); });
+    }
+  };
+  return LambdaSink<std::pair<K, V>, decltype(body)>(body);
 }
 
 // Aggregator concept: create(V&&) -> C, mergeValue(C&, V&&), mergeCombiners(C&, C&&).
@@ -37,18 +52,8 @@ class CombiningShuffle final : public ShuffleDependencyBase {
 
   void runMapTask(TaskContext& tc, int map_id) override {
     Agg agg = agg_;
-    CombinerMap<K, C> combined;
-    auto body = [&](std::span<std::pair<K, V>> chunk) {
-      for (auto& kv : chunk) {
-        bool inserted = false;
-        auto it = combined.lazy_emplace(kv.first, [&](const auto& construct) {
-          inserted = true;
-          construct(std::move(kv.first), agg.create(std::move(kv.second)));
-        });
-        if (!inserted) agg.mergeValue(it->second, std::move(kv.second));
-      }
-    };
-    LambdaSink<std::pair<K, V>, decltype(body)> sink(body);
+    CombineTable<K, C> combined;
+    auto sink = combiningSink<K, V>(combined, agg);
     parent_->iterate(tc, map_id, sink);
     if (tc.isCancelled()) return;
     const int reduces = numReduces();
@@ -57,7 +62,7 @@ class CombiningShuffle final : public ShuffleDependencyBase {
       b = std::make_shared<Bucket>();
       if (reduces == 1) b->reserve(combined.size());
     }
-    drainMap(combined, [&](K&& k, C&& c) {
+    combined.drain([&](K&& k, C&& c) {
       int r = reduces == 1 ? 0 : partitionOf(k, reduces);
       buckets[static_cast<std::size_t>(r)]->emplace_back(std::move(k), std::move(c));
     });
@@ -87,7 +92,7 @@ class PartitioningShuffle final : public ShuffleDependencyBase {
     auto part_fn = make_fn_(map_id);
     std::vector<std::shared_ptr<Bucket>> buckets(static_cast<std::size_t>(numReduces()));
     for (auto& b : buckets) b = std::make_shared<Bucket>();
-    auto body = [&](std::span<T> chunk) {
+    auto body = [&](auto chunk) {
       for (auto& x : chunk) {
         int r = part_fn(std::as_const(x));
         buckets[static_cast<std::size_t>(r)]->push_back(std::move(x));
@@ -136,7 +141,7 @@ class ShuffleReadNode final : public Node<T> {
   void compute(TaskContext& tc, int partition, Sink<T>& out) override {
     auto blocks = this->runtime().shuffleService().fetch(dep_->shuffleId(), partition);
     if constexpr (std::is_same_v<Post, std::nullptr_t>) {
-      for (const auto& block : blocks) pushCopies(std::span<const T>(bucketOf<T>(block)), out, tc);
+      for (const auto& block : blocks) pushStored(std::span<const T>(bucketOf<T>(block)), out, tc);
     } else {
       std::size_t total = 0;
       for (const auto& block : blocks) total += block.records;
@@ -185,23 +190,20 @@ class CombinedReadNode final : public Node<std::pair<K, C>> {
     }
     if (non_empty == 0) return;
     if (non_empty == 1) {  // keys within one map output are already unique
-      pushCopies(std::span<const P>(bucketOf<P>(*only)), out, tc);
+      pushStored(std::span<const P>(bucketOf<P>(*only)), out, tc);
       return;
     }
     Agg agg = dep_->aggregator();
-    CombinerMap<K, C> merged;
+    CombineTable<K, C> merged;
     for (const auto& block : blocks) {
       for (const P& kc : bucketOf<P>(block)) {
-        bool inserted = false;
-        auto it = merged.lazy_emplace(kc.first, [&](const auto& construct) {
-          inserted = true;
-          construct(kc.first, kc.second);
-        });
-        if (!inserted) agg.mergeCombiners(it->second, C(kc.second));
+        merged.upsert(
+            kc.first, [&] { return C(kc.second); },
+            [&](C& c) { agg.mergeCombiners(c, C(kc.second)); });
       }
     }
     ChunkBuffer<P> buf(out);
-    drainMap(merged, [&](K&& k, C&& c) { buf.emplace(std::move(k), std::move(c)); });
+    merged.drain([&](K&& k, C&& c) { buf.emplace(std::move(k), std::move(c)); });
     buf.flush();
   }
 
@@ -225,21 +227,11 @@ class LocalCombineNode final : public Node<std::pair<K, C>> {
  protected:
   void compute(TaskContext& tc, int partition, Sink<std::pair<K, C>>& out) override {
     Agg agg = agg_;
-    CombinerMap<K, C> combined;
-    auto body = [&](std::span<std::pair<K, V>> chunk) {
-      for (auto& kv : chunk) {
-        bool inserted = false;
-        auto it = combined.lazy_emplace(kv.first, [&](const auto& construct) {
-          inserted = true;
-          construct(std::move(kv.first), agg.create(std::move(kv.second)));
-        });
-        if (!inserted) agg.mergeValue(it->second, std::move(kv.second));
-      }
-    };
-    LambdaSink<std::pair<K, V>, decltype(body)> sink(body);
+    CombineTable<K, C> combined;
+    auto sink = combiningSink<K, V>(combined, agg);
     parent_->iterate(tc, partition, sink);
     ChunkBuffer<std::pair<K, C>> buf(out);
-    drainMap(combined, [&](K&& k, C&& c) { buf.emplace(std::move(k), std::move(c)); });
+    combined.drain([&](K&& k, C&& c) { buf.emplace(std::move(k), std::move(c)); });
     buf.flush();
   }
 

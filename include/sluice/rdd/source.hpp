@@ -23,7 +23,7 @@ class MemoryNode final : public Node<T> {
   void compute(TaskContext& tc, int partition, Sink<T>& out) override {
     auto begin = bounds_[static_cast<std::size_t>(partition)];
     auto end = bounds_[static_cast<std::size_t>(partition) + 1];
-    pushCopies(std::span<const T>(data_->data() + begin, end - begin), out, tc);
+    pushStored(std::span<const T>(data_->data() + begin, end - begin), out, tc);
   }
 
  private:
