@@ -1,7 +1,8 @@
 // Streaming throughput: a windowed word count (30 s window, 1 s slide, reduceByKeyAndWindow with
 // an inverse function) fed from an in-process queue at increasing rates; the highest rate whose
 // batches are processed faster than the batch interval. Also at 100 ms and 10 ms batches, the cost
-// of an empty batch, and what one socket receiver ingests from a local sender.
+// of an empty batch, and what one socket receiver ingests from a local sender; first, the same
+// per-record work as a batch job and with no engine, for comparison.
 // Usage: streaming_bench CORPUS [--quick | --point BATCH_MS MB_PER_S]
 // --point times one rate at one batch interval (for profiling and quick comparisons).
 // A manual clock drives the batches, so a batch starts as soon as the previous one is done and
@@ -10,6 +11,8 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <absl/container/flat_hash_map.h>
 
 #include <algorithm>
 #include <atomic>
@@ -47,6 +50,75 @@ std::vector<std::string> splitWords(const std::string& line) {
   return words;
 }
 
+std::pair<std::string, long long> toPair(std::string word) {
+  return std::pair<std::string, long long>(std::move(word), 1);
+}
+
+// The corpus's next lines, from line `next` on, until `bytes` of text, dealt round-robin into
+// `parts` partitions.
+std::vector<std::vector<std::string>> takeLines(const std::vector<std::string>& corpus,
+                                                std::size_t bytes, int parts, std::size_t& next) {
+  std::vector<std::vector<std::string>> out(static_cast<std::size_t>(parts));
+  std::size_t taken = 0;
+  for (std::size_t i = 0; taken < bytes; ++i) {
+    const std::string& line = corpus[next++ % corpus.size()];
+    taken += line.size() + 1;
+    out[i % out.size()].push_back(line);
+  }
+  return out;
+}
+
+template <class F>
+double bestSeconds(int repeat, F run) {
+  double best = 1e300;
+  for (int r = 0; r < repeat; ++r) {
+    auto start = Clock::now();
+    run();
+    best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  return best;
+}
+
+// The per-record work of the stream as a batch job over the same kind of data, and the same two
+// user functions with no engine at all: what a batch of the stream costs apart from the window.
+void batchWordCount(const std::vector<std::string>& corpus, std::size_t bytes) {
+  std::size_t next = 0;
+  auto parts = takeLines(corpus, bytes, 2, next);
+  std::size_t records = 0;
+  for (const auto& part : parts) records += part.size();
+  sluice::Context sc("local[2]", "batchWordCount");
+  auto lines = sc.fromPartitions(parts);
+  long long keys = 0;
+  double sluice_seconds = bestSeconds(5, [&] {
+    keys = lines.flatMap(splitWords)
+               .map(toPair)
+               .reduceByKey([](long long a, long long b) { return a + b; })
+               .count();
+  });
+  std::size_t engine_free_keys = 0;
+  double engine_free_seconds = bestSeconds(5, [&] {
+    absl::flat_hash_map<std::string, long long> counts;
+    for (const auto& part : parts) {
+      for (const auto& line : part) {
+        for (std::string& word : splitWords(line)) {
+          auto kv = toPair(std::move(word));
+          counts[std::move(kv.first)] += kv.second;
+        }
+      }
+    }
+    engine_free_keys = counts.size();
+  });
+  if (static_cast<std::size_t>(keys) != engine_free_keys) {
+    std::fprintf(stderr, "batch word count: %lld keys, engine-free loop %zu\n", keys,
+                 engine_free_keys);
+    std::exit(1);
+  }
+  std::printf(
+      "batch word count of %.0f MB (%zu lines), same functions, best of 5:\n"
+      "  sluice local[2]: %.1f MB/s; no engine, 1 thread: %.1f MB/s\n\n",
+      bytes / 1e6, records, bytes / sluice_seconds / 1e6, bytes / engine_free_seconds / 1e6);
+}
+
 struct Trial {
   double mean_batch_seconds = 0;  // over the measured batches
   double max_batch_seconds = 0;
@@ -70,19 +142,12 @@ Trial runWindowed(const std::vector<std::string>& corpus, Duration batch, Durati
   std::deque<sluice::RDD<std::string>> queue;
   std::size_t next = 0;
   for (int b = 0; b < warmup + measured; ++b) {
-    std::vector<std::vector<std::string>> parts(static_cast<std::size_t>(threads));
-    std::size_t bytes = 0;
-    for (std::size_t i = 0; bytes < bytes_per_batch; ++i) {
-      const std::string& line = corpus[next++ % corpus.size()];
-      bytes += line.size() + 1;
-      parts[i % parts.size()].push_back(line);
-    }
-    queue.push_back(sc.fromPartitions(std::move(parts)));
+    queue.push_back(sc.fromPartitions(takeLines(corpus, bytes_per_batch, threads, next)));
   }
   auto counts =
       ssc.queueStream(std::move(queue))
           .flatMap(splitWords)
-          .map([](std::string w) { return std::pair<std::string, long long>(std::move(w), 1); })
+          .map(toPair)
           .reduceByKeyAndWindow([](long long a, long long b) { return a + b; },
                                 [](long long a, long long b) { return a - b; }, window, batch);
   std::atomic<long long> keys{0};
@@ -244,6 +309,7 @@ int main(int argc, char** argv) {
     timeRate(corpus, batch, std::stod(argv[4]) * 1e6);
     return 0;
   }
+  batchWordCount(corpus, 128'000'000);
   std::printf("windowed word count, reduceByKeyAndWindow(+, -, 30 s window, slide = batch):\n");
   findSustainableRate(corpus, Duration(1000), quick);
   findSustainableRate(corpus, Duration(100), quick);
