@@ -439,6 +439,55 @@ TEST_P(NarrowOpsTest, MapFilterFlatMapChainOnMillionElements) {
   EXPECT_TRUE(rdd.collect() == expected);
 }
 
+// Stored elements (in-memory partitions, cached blocks, shuffle outputs) are handed to functions
+// that take `const T&` in place and to every other function as copies: whichever way a function
+// takes its argument, moving from it or changing it must not change what a later job reads.
+TEST_P(NarrowOpsTest, StoredElementsStayIntactWhateverTheFunctionTakes) {
+  std::vector<std::string> data;
+  for (int i = 0; i < 3000; ++i) data.push_back("element number " + std::to_string(i) + " of many");
+  auto source = sc.parallelize(data, 3);
+  auto cached = source.map([](const std::string& s) { return s; });
+  cached.cache();
+  EXPECT_EQ(cached.count(), 3000);
+  auto shuffled = source.map([](const std::string& s) { return std::make_pair(s, 1); })
+                      .reduceByKey([](int a, int b) { return a + b; }, 1)
+                      .keys();
+  std::vector<std::string> bang;
+  for (const auto& s : data) bang.push_back(s + "!");
+  for (auto rdd : {source, cached, shuffled}) {
+    const auto before = sorted(rdd.collect());
+    ASSERT_EQ(before, sorted(data));
+    for (int round = 0; round < 2; ++round) {
+      EXPECT_EQ(sorted(rdd.map([](std::string&& s) {
+                          std::string t = std::move(s);
+                          return t + "!";
+                        }).collect()),
+                sorted(bang));
+      EXPECT_EQ(sorted(rdd.map([](std::string s) { return s.append("!"); }).collect()),
+                sorted(bang));
+      EXPECT_EQ(sorted(rdd.map([](std::string& s) { return s.append("!"); }).collect()),
+                sorted(bang));
+      EXPECT_EQ(sorted(rdd.map([](auto&& s) {
+                          std::string t = std::move(s);
+                          return t + "!";
+                        }).collect()),
+                sorted(bang));
+      EXPECT_EQ(rdd.flatMap([](std::string&& s) {
+                     return std::vector<std::string>{std::move(s)};
+                   }).count(),
+                3000);
+      EXPECT_EQ(rdd.filter([](const std::string& s) { return !s.empty(); }).collect().size(),
+                3000u);
+      EXPECT_EQ(rdd.keyBy([](const std::string& s) { return s.size(); })
+                    .mapValues([](std::string&& s) { return std::move(s); })
+                    .values()
+                    .count(),
+                3000);
+      EXPECT_EQ(sorted(rdd.collect()), before) << "round " << round;
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Partition structure
 // ---------------------------------------------------------------------------------------------
