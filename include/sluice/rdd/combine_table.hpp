@@ -29,6 +29,16 @@ inline bool equalBytes(const char* a, const char* b, std::size_t size) noexcept 
   return a[0] == b[0] && a[size >> 1] == b[size >> 1] && a[size - 1] == b[size - 1];
 }
 
+template <class K, class C>
+using CombinerMap = absl::flat_hash_map<K, C, StableHasher<K>>;
+
+// Moves every entry of `map` out; the map must be destroyed or cleared afterwards. Moving a key
+// out of a slot is safe because nothing hashes the moved-from keys again.
+template <class K, class C, class F>
+void drainMap(CombinerMap<K, C>& map, F f) {
+  for (auto& entry : map) f(std::move(const_cast<K&>(entry.first)), std::move(entry.second));
+}
+
 // Not thread-safe: a task owns its table.
 template <class K, class C>
 class CombineTable {
@@ -48,13 +58,12 @@ class CombineTable {
   // Hands every entry to f(K&&, C&&) and leaves the table empty.
   template <class F>
   void drain(F f) {
-    // Moving a key out of its slot is safe: nothing hashes it again before clear().
-    for (auto& entry : map_) f(std::move(const_cast<K&>(entry.first)), std::move(entry.second));
+    drainMap(map_, std::move(f));
     map_.clear();
   }
 
  private:
-  absl::flat_hash_map<K, C, StableHasher<K>> map_;
+  CombinerMap<K, C> map_;
 };
 
 template <class C>

@@ -145,13 +145,11 @@ using CallResult = std::decay_t<decltype(callMove(std::declval<F&>(), std::declv
 // (or a copy).
 template <class F, class T>
 inline constexpr bool kReadsConst = [] {
-  if constexpr (std::is_pointer_v<std::decay_t<F>> || std::is_function_v<std::remove_cvref_t<F>>) {
+  if constexpr (std::is_pointer_v<std::decay_t<F>> || std::is_function_v<std::remove_cvref_t<F>> ||
+                requires { &std::decay_t<F>::operator(); }) {
     return std::is_invocable_v<F&, const T&>;
-  } else if constexpr (requires { &std::decay_t<F>::operator(); }) {
-    return std::is_invocable_v<F&, const T&>;
-  } else {
-    return false;
   }
+  return false;
 }();
 
 template <class F, class T>

@@ -14,16 +14,6 @@
 
 namespace sluice::detail {
 
-template <class K, class C>
-using CombinerMap = absl::flat_hash_map<K, C, StableHasher<K>>;
-
-// Moves every entry of `map` out; the map must be destroyed or cleared afterwards. Moving a key
-// out of a slot is safe because nothing hashes the moved-from keys again.
-template <class K, class C, class F>
-void drainMap(CombinerMap<K, C>& map, F f) {
-  for (auto& entry : map) f(std::move(const_cast<K&>(entry.first)), std::move(entry.second));
-}
-
 // A sink combining (K, V) pairs into `combined`: moved from when pushed, copied from when stored
 // (and then only the keys that are new).
 template <class K, class V, class C, class Agg>
