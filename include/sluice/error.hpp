@@ -32,6 +32,12 @@ class IOError : public Error {
   using Error::Error;
 };
 
+// A checkpoint is unusable: corrupt with no valid fallback, or its streams do not match the graph.
+class CheckpointError : public Error {
+ public:
+  using Error::Error;
+};
+
 // The object is in a state where the call is not allowed (e.g. a stopped Context).
 class IllegalStateError : public Error {
  public:

@@ -8,7 +8,9 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <sluice/error.hpp>
 #include <sluice/log.hpp>
+#include <sluice/serialization.hpp>
 #include <sluice/streaming/streaming_context.hpp>
 
 namespace sluice {
@@ -43,11 +45,61 @@ class FileInputNode final : public DStreamNode<std::string>, public InputBase {
   int streamId() const override { return this->id(); }
   std::string inputName() const override { return "FileInputDStream(" + directory_ + ")"; }
 
+  // The files of every remembered batch and the creation time: a restart regenerates a batch
+  // with exactly the files it took (exactly-once input from a directory).
+  std::string checkpointData(Time) override {
+    std::lock_guard lock(mu_);
+    return serialize(std::make_pair(initial_threshold_ms_, batch_files_));
+  }
+  void restoreCheckpointData(std::string_view bytes) override {
+    std::lock_guard lock(mu_);
+    try {
+      std::tie(initial_threshold_ms_, batch_files_) =
+          deserialize<std::pair<std::int64_t, BatchFiles>>(bytes);
+    } catch (const Error& e) {
+      throw CheckpointError("Cannot restore the files of " + inputName() + ": " + e.what());
+    }
+    selected_.clear();
+    for (const auto& [time, files] : batch_files_) {
+      for (const auto& f : files) selected_.emplace(f, time);
+    }
+  }
+
+  void clearMetadata(Time t) override {
+    DStreamNode<std::string>::clearMetadata(t);
+    std::lock_guard lock(mu_);
+    // Kept as long as the selection rule and a restart's replay may need them.
+    const std::int64_t keep = std::max(rememberWindow(), rememberDuration().count());
+    batch_files_.erase(batch_files_.begin(), batch_files_.lower_bound(t.milliseconds() - keep));
+  }
+
  protected:
   std::optional<RDD<std::string>> compute(Time t) override {
+    std::lock_guard lock(mu_);
+    std::vector<std::string> files;
+    if (auto it = batch_files_.find(t.milliseconds()); it != batch_files_.end()) {
+      files = it->second;  // regenerated after a restart: the files it took before
+    } else {
+      files = select(t);
+      batch_files_.emplace(t.milliseconds(), files);
+    }
+    std::vector<RDD<std::string>> rdds;
+    for (const auto& f : files) rdds.push_back(core().context().textFile(f, 1));
+    core().reportInputRecords(id(), 0);
+    return unionAll<std::string>(core().context().runtime(), rdds);
+  }
+
+ private:
+  using BatchFiles = std::map<std::int64_t, std::vector<std::string>>;
+
+  std::int64_t rememberWindow() const {
     const std::int64_t batch = core().batchDuration().count();
     const std::int64_t min_remember = core().conf().file_min_remember.count();
-    const std::int64_t remember_window = batch * ((min_remember + batch - 1) / batch);
+    return batch * ((min_remember + batch - 1) / batch);
+  }
+
+  std::vector<std::string> select(Time t) {
+    const std::int64_t remember_window = rememberWindow();
     const std::int64_t threshold =
         std::max(initial_threshold_ms_, t.milliseconds() - remember_window);
     // Forget selections older than the remember window: their files can no longer qualify.
@@ -72,16 +124,14 @@ class FileInputNode final : public DStreamNode<std::string>, public InputBase {
       if (ec) log(LogLevel::kWarn, fmt::format("Cannot list {}: {}", dir, ec.message()));
     }
     std::sort(files.begin(), files.end());
-    std::vector<RDD<std::string>> rdds;
-    for (const auto& f : files) rdds.push_back(core().context().textFile(f, 1));
-    core().reportInputRecords(id(), 0);
-    return unionAll<std::string>(core().context().runtime(), rdds);
+    return files;
   }
 
- private:
+  std::mutex mu_;
   std::string directory_;
   std::int64_t initial_threshold_ms_;
   std::map<std::string, std::int64_t> selected_;  // path -> batch time that took it
+  BatchFiles batch_files_;                         // batch time -> the files it took
 };
 
 }  // namespace

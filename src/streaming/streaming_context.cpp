@@ -56,6 +56,29 @@ void StreamingContext::checkpoint(const std::string& directory) {
   core_->setCheckpointDir(directory);
 }
 
+std::unique_ptr<StreamingContext> StreamingContext::getOrCreate(
+    const std::string& checkpoint_dir,
+    const std::function<std::unique_ptr<StreamingContext>()>& setup, bool create_on_error) {
+  if (!setup) throw InvalidArgumentError("getOrCreate: the setup function must not be empty");
+  auto create = [&] {
+    auto ssc = setup();
+    if (!ssc) throw InvalidArgumentError("getOrCreate: the setup function returned no context");
+    if (ssc->checkpointDirectory() != checkpoint_dir) ssc->checkpoint(checkpoint_dir);
+    return ssc;
+  };
+  auto ssc = create();
+  try {
+    ssc->core_->restoreFromCheckpoint();
+  } catch (const CheckpointError& e) {
+    if (!create_on_error) throw;
+    detail::log(LogLevel::kWarn,
+                std::string("Cannot recover from the checkpoint; starting fresh: ") + e.what());
+    ssc.reset();
+    ssc = create();
+  }
+  return ssc;
+}
+
 void StreamingContext::remember(Duration duration) { core_->setRemember(duration); }
 
 void StreamingContext::addStreamingListener(std::shared_ptr<StreamingListener> listener) {

@@ -5,6 +5,12 @@
 #include <sluice/error.hpp>
 #include <sluice/log.hpp>
 #include <sluice/streaming/core.hpp>
+#include <sluice/streaming/state_store.hpp>
+#include <set>
+#include <unordered_set>
+
+#include "io/file_system.hpp"
+#include "streaming/checkpointer.hpp"
 
 namespace sluice {
 namespace {
@@ -56,6 +62,15 @@ void StreamingConf::set(const std::string& key, const std::string& value) {
     unpersist = parseBool(key, value);
   } else if (key == "spark.streaming.stopGracefullyOnShutdown") {
     stop_gracefully_on_shutdown = parseBool(key, value);
+  } else if (key == "spark.streaming.receiver.writeAheadLog.enable") {
+    receiver_wal = parseBool(key, value);
+  } else if (key == "sluice.checkpoint.retained") {
+    int n = 0;
+    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (ec != std::errc() || ptr != value.data() + value.size() || n < 1) {
+      throw InvalidArgumentError(fmt::format("{}: '{}' is not a positive integer", key, value));
+    }
+    checkpoints_retained = n;
   } else if (key == "spark.streaming.concurrentJobs") {
     if (value != "1") {
       throw InvalidArgumentError(
@@ -76,12 +91,29 @@ DStreamBase::DStreamBase(std::shared_ptr<StreamingCore> core, Duration slide,
   id_ = core_->registerStream();
 }
 
+void DStreamBase::setStateStore(std::shared_ptr<StateStoreBase> store,
+                                StateCheckpoint default_interval) {
+  store_ = std::move(store);
+  default_checkpoint_ = default_interval;
+}
+
+std::optional<Duration> DStreamBase::effectiveCheckpointInterval() const {
+  if (checkpoint_interval_ || !store_) return checkpoint_interval_;
+  if (default_checkpoint_ == StateCheckpoint::kTenBatches) return 10 * slide_;
+  const std::int64_t s = slide_.count();
+  return Duration(s * ((10000 + s - 1) / s));
+}
+
 void DStreamBase::initialize(Time zero_time, Duration min_remember) {
   if (initialized_) return;
   for (auto& p : parents_) p->initialize(zero_time, min_remember);
   zero_time_ = zero_time;
   remember_ = std::max({remember_, slide_, min_remember});
-  if (checkpoint_interval_) remember_ = std::max(remember_, 2 * *checkpoint_interval_);
+  // A restart replays the input of the batches since a stream's last data checkpoint, so the
+  // inputs must remember them.
+  const auto interval =
+      core_->checkpointDir().empty() ? checkpoint_interval_ : effectiveCheckpointInterval();
+  if (interval) remember_ = std::max(remember_, 2 * *interval);
   initialized_ = true;
 }
 
@@ -98,6 +130,119 @@ StreamingCore::StreamingCore(Context& context, Duration batch_duration,
   if (batch_duration_.count() <= 0) {
     throw InvalidArgumentError("Batch duration for StreamingContext must be positive");
   }
+}
+
+std::vector<std::pair<std::string, DStreamBase*>> StreamingCore::statefulStreams() const {
+  std::vector<DStreamBase*> pending;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& output : outputs_) pending.push_back(&output->stream());
+  }
+  std::unordered_set<DStreamBase*> seen;
+  std::vector<DStreamBase*> found;
+  while (!pending.empty()) {
+    DStreamBase* s = pending.back();
+    pending.pop_back();
+    if (!seen.insert(s).second) continue;
+    if (s->stateStore()) found.push_back(s);
+    for (auto& p : s->parents()) pending.push_back(p.get());
+  }
+  std::sort(found.begin(), found.end(),
+            [](const DStreamBase* a, const DStreamBase* b) { return a->id() < b->id(); });
+  std::vector<std::pair<std::string, DStreamBase*>> out;
+  for (DStreamBase* s : found) {
+    out.emplace_back(s->uid().value_or(fmt::format("{}@{}", s->stateStore()->kind(), s->id())), s);
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, InputBase*>> StreamingCore::checkpointedInputs() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::pair<std::string, InputBase*>> out;
+  for (auto& [input, node] : inputs_) {
+    out.emplace_back(node->uid().value_or(fmt::format("input@{}", node->id())), input.get());
+  }
+  return out;
+}
+
+namespace {
+
+std::vector<Checkpointer::Stateful> statefulEntries(
+    const std::vector<std::pair<std::string, DStreamBase*>>& streams, std::optional<Time> t) {
+  std::vector<Checkpointer::Stateful> out;
+  for (auto& [identity, s] : streams) {
+    bool due = !t.has_value();
+    if (t) {
+      const auto interval = s->effectiveCheckpointInterval();
+      due = interval && (*t - s->zeroTime()).count() % interval->count() == 0;
+    }
+    out.push_back({identity, s->stateStore().get(), due});
+  }
+  return out;
+}
+
+std::vector<Checkpointer::Input> inputEntries(
+    const std::vector<std::pair<std::string, InputBase*>>& inputs) {
+  std::vector<Checkpointer::Input> out;
+  for (auto& [identity, input] : inputs) out.push_back({identity, input});
+  return out;
+}
+
+void checkUniqueIdentities(const std::vector<std::string>& names) {
+  std::set<std::string> seen;
+  for (const auto& name : names) {
+    if (!seen.insert(name).second) {
+      throw InvalidArgumentError("Two streams of the graph have the uid '" + name +
+                                 "'; uids must be unique");
+    }
+  }
+}
+
+}  // namespace
+
+bool StreamingCore::restoreFromCheckpoint() {
+  std::unique_lock lock(mu_);
+  if (state_ != StreamingContextState::kInitialized) {
+    throw IllegalStateError("A StreamingContext can only be restored before it starts");
+  }
+  if (checkpoint_dir_.empty()) {
+    throw IllegalStateError("No checkpoint directory: call checkpoint(dir) first");
+  }
+  lock.unlock();
+  Checkpointer checkpointer(FileSystem::local(), checkpoint_dir_, conf_.checkpoints_retained);
+  const auto stateful = statefulStreams();
+  const auto inputs = checkpointedInputs();
+  auto meta = checkpointer.restore(batch_duration_.count(), statefulEntries(stateful, std::nullopt),
+                                   inputEntries(inputs));
+  if (!meta) return false;
+  lock.lock();
+  zero_time_ = Time(meta->zero_ms);
+  restored_time_ = Time(meta->time_ms);
+  checkpointer_ = std::make_unique<Checkpointer>(std::move(checkpointer));
+  return true;
+}
+
+void StreamingCore::writeCheckpoint(Time t, bool all_state) {
+  if (!checkpointer_) return;
+  const auto& stateful = stateful_;
+  const auto inputs = checkpointedInputs();
+  CheckpointMeta meta;
+  meta.batch_ms = batch_duration_.count();
+  meta.zero_ms = zero_time_.milliseconds();
+  meta.time_ms = t.milliseconds();
+  for (auto& [identity, s] : stateful) meta.stateful.push_back(identity);
+  for (auto& [identity, in] : inputs) meta.inputs.push_back(identity);
+  checkpointer_->write(meta, statefulEntries(stateful, all_state ? std::nullopt : std::optional(t)),
+                       inputEntries(inputs));
+}
+
+void StreamingCore::checkpointNow() {
+  std::optional<Time> t;
+  {
+    std::lock_guard lock(mu_);
+    t = last_completed_;
+  }
+  if (t) writeCheckpoint(*t, true);
 }
 
 StreamingCore::~StreamingCore() {
@@ -195,7 +340,15 @@ Time StreamingCore::zeroTime() const {
 }
 
 void StreamingCore::start() {
+  auto stateful = statefulStreams();
+  {
+    std::vector<std::string> names;
+    for (auto& [identity, stream] : stateful) names.push_back(identity);
+    for (auto& [identity, input] : checkpointedInputs()) names.push_back(identity);
+    checkUniqueIdentities(names);
+  }
   std::unique_lock lock(mu_);
+  stateful_ = std::move(stateful);
   if (state_ == StreamingContextState::kActive) {
     detail::log(LogLevel::kWarn, "StreamingContext has already been started");
     return;
@@ -212,8 +365,27 @@ void StreamingCore::start() {
     throw IllegalStateError("Only one StreamingContext may be started in this process");
   }
   const std::int64_t batch = batch_duration_.count();
-  const Time first((clock_->nowMs() / batch + 1) * batch);
-  zero_time_ = first - batch_duration_;
+  Time first((clock_->nowMs() / batch + 1) * batch);
+  if (restored_time_) {
+    // Spark's JobGenerator.restart: the batches after the last completed one, those of the down
+    // time included, are generated on the checkpoint's grid, then the timer goes on.
+    first = *restored_time_ + batch_duration_;
+  } else {
+    zero_time_ = first - batch_duration_;
+  }
+  if (!checkpoint_dir_.empty()) {
+    for (auto& [input, node] : inputs_) {
+      if (auto why = input->checkpointUnsupported()) {
+        state_ = StreamingContextState::kStopped;
+        g_active.store(nullptr);
+        throw IllegalStateError(*why);
+      }
+    }
+    if (!checkpointer_) {
+      checkpointer_ = std::make_unique<Checkpointer>(FileSystem::local(), checkpoint_dir_,
+                                                     conf_.checkpoints_retained);
+    }
+  }
   for (auto& output : outputs_) output->stream().initialize(zero_time_, remember_);
   for (auto& output : outputs_) {
     auto& s = output->stream();
@@ -294,6 +466,15 @@ void StreamingCore::stop(bool gracefully) {
   }
   clock_->wakeWaiters();
   if (thread_.joinable()) thread_.join();
+  if (gracefully) {
+    // All received data is processed: save every stream's state, so a restart replays nothing.
+    try {
+      checkpointNow();
+    } catch (const std::exception& e) {
+      detail::log(LogLevel::kError, fmt::format("Error writing the final checkpoint: {}", e.what()));
+      recordError(std::current_exception());
+    }
+  }
   std::lock_guard lock(mu_);
   state_ = StreamingContextState::kStopped;
   StreamingCore* self = this;
@@ -385,6 +566,16 @@ void StreamingCore::runBatch(Time t) {
     op.end_time_ms = clock_->nowMs();
     info.output_operation_infos[index] = op;
     postEvent([&](StreamingListener& l) { l.onOutputOperationCompleted(op); });
+  }
+  // The batch's stateful versions that succeeded become the committed state, then the
+  // checkpoint records the batch as done.
+  for (auto& [identity, stream] : stateful_) stream->stateStore()->finishBatch();
+  try {
+    writeCheckpoint(t, false);
+  } catch (const std::exception& e) {
+    detail::log(LogLevel::kError,
+                fmt::format("Error writing the checkpoint of batch {}: {}", t.toString(), e.what()));
+    recordError(std::current_exception());
   }
   info.processing_end_time_ms = clock_->nowMs();
   postEvent([&](StreamingListener& l) { l.onBatchCompleted(info); });

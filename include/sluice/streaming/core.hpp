@@ -15,6 +15,7 @@
 #include <sluice/streaming/listener.hpp>
 #include <sluice/streaming/time.hpp>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -33,6 +34,8 @@ struct StreamingConf {
   bool unpersist = true;                     // spark.streaming.unpersist
   bool stop_gracefully_on_shutdown = false;  // spark.streaming.stopGracefullyOnShutdown
   std::size_t max_line_bytes = 1 << 20;      // socket sources: longer lines are dropped and counted
+  bool receiver_wal = false;  // spark.streaming.receiver.writeAheadLog.enable
+  int checkpoints_retained = 3;  // sluice.checkpoint.retained: checkpoint files kept
 
   // Sets a key by Spark's name, e.g. set("spark.streaming.blockInterval", "100ms"). Durations
   // accept ms, s, min suffixes (no suffix: ms). Throws InvalidArgumentError for an unknown key,
@@ -43,6 +46,8 @@ struct StreamingConf {
 namespace detail {
 
 class StreamingCore;
+class StateStoreBase;
+class Checkpointer;
 
 // A node of the DStream graph. Ids are assigned in creation order, starting at 0.
 class DStreamBase {
@@ -79,6 +84,20 @@ class DStreamBase {
   void setCheckpointInterval(Duration d) noexcept { checkpoint_interval_ = d; }
   std::optional<Duration> checkpointInterval() const noexcept { return checkpoint_interval_; }
 
+  // Spark's default data checkpoint intervals of stateful streams: the smallest multiple of the
+  // slide that is at least 10 s (updateStateByKey, reduceByKeyAndWindow with an inverse), or 10
+  // batches (mapWithState).
+  enum class StateCheckpoint { kTenSeconds, kTenBatches };
+  // Marks this stream stateful, its state kept in `store`.
+  void setStateStore(std::shared_ptr<StateStoreBase> store, StateCheckpoint default_interval);
+  const std::shared_ptr<StateStoreBase>& stateStore() const noexcept { return store_; }
+  // The data checkpoint interval: set by checkpoint(interval), else the stateful default.
+  std::optional<Duration> effectiveCheckpointInterval() const;
+  // A stable identity for matching checkpointed state: uid("...") when given, else derived from
+  // the stream's operation and its position in the graph.
+  void setUid(std::string uid) { uid_ = std::move(uid); }
+  const std::optional<std::string>& uid() const noexcept { return uid_; }
+
  protected:
   std::atomic<bool> persist_{false};
 
@@ -91,6 +110,9 @@ class DStreamBase {
   Time zero_time_;
   Duration remember_{0};
   std::optional<Duration> checkpoint_interval_;
+  std::shared_ptr<StateStoreBase> store_;
+  StateCheckpoint default_checkpoint_ = StateCheckpoint::kTenSeconds;
+  std::optional<std::string> uid_;
 };
 
 // An input stream: started and stopped with the context; reports its records per batch.
@@ -108,6 +130,14 @@ class InputBase {
   // True while received data is waiting for a batch (graceful stop drains it).
   virtual bool hasPendingData() const { return false; }
   virtual std::string inputName() const = 0;
+  // What a restarted job needs to regenerate this input's batches exactly (the files each batch
+  // took, the logged blocks each batch was given), saved with every checkpoint after batch t;
+  // empty when there is nothing to save. Called on the batch thread.
+  virtual std::string checkpointData(Time /*t*/) { return {}; }
+  // Restores checkpointData() before start(). Throws CheckpointError on bytes it cannot decode.
+  virtual void restoreCheckpointData(std::string_view /*bytes*/) {}
+  // Why this input cannot run with checkpointing (its batches cannot be regenerated), if so.
+  virtual std::optional<std::string> checkpointUnsupported() const { return std::nullopt; }
 };
 
 // An output operation: at each batch time it may produce one job.
@@ -140,6 +170,13 @@ class StreamingCore : public std::enable_shared_from_this<StreamingCore> {
   void setRemember(Duration d);
   void setCheckpointDir(std::string dir);
   const std::string& checkpointDir() const noexcept { return checkpoint_dir_; }
+  // Resumes from the newest valid checkpoint in the checkpoint directory: state, input records,
+  // zero time and the last completed batch; start() then regenerates the batches after it.
+  // Returns false when the directory holds no checkpoint. Throws CheckpointError when the
+  // checkpoints are unusable or do not match the graph (naming what is missing and what is new).
+  bool restoreFromCheckpoint();
+  // Saves the state of every stateful stream now (a data checkpoint), as a graceful stop does.
+  void checkpointNow();
 
   void addListener(std::shared_ptr<StreamingListener> listener);
   void removeListener(const std::shared_ptr<StreamingListener>& listener);
@@ -165,6 +202,10 @@ class StreamingCore : public std::enable_shared_from_this<StreamingCore> {
  private:
   void runLoop(Time first);
   void runBatch(Time t);
+  // Stateful streams and inputs of the graph, each with its identity (uid or operation@id).
+  std::vector<std::pair<std::string, DStreamBase*>> statefulStreams() const;
+  std::vector<std::pair<std::string, InputBase*>> checkpointedInputs() const;
+  void writeCheckpoint(Time t, bool all_state);
   void recordError(std::exception_ptr error);
   void stopInputs(bool graceful);
   bool inputsHavePendingData() const;
@@ -174,6 +215,9 @@ class StreamingCore : public std::enable_shared_from_this<StreamingCore> {
   std::shared_ptr<Clock> clock_;
   StreamingConf conf_;
   std::string checkpoint_dir_;
+  std::unique_ptr<Checkpointer> checkpointer_;
+  std::optional<Time> restored_time_;  // the last batch completed before a restart
+  std::vector<std::pair<std::string, DStreamBase*>> stateful_;  // fixed at start()
   Duration remember_{0};
 
   mutable std::mutex mu_;

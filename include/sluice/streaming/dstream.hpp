@@ -137,7 +137,12 @@ class DStream {
   std::vector<RDD<T>> slice(Time from, Time to) const { return node_->slice(from, to); }
   const DStream<T>& cache() const;
   const DStream<T>& persist() const;
+  // The interval of this stream's data checkpoints (stateful streams; default: the smallest
+  // multiple of the slide >= 10 s, mapWithState 10 batches). A multiple of the slide.
   const DStream<T>& checkpoint(Duration interval) const;
+  // A stable name under which a checkpoint keeps this stream's state (or input records), so that
+  // it survives changes to the rest of the graph (Flink's uid). Unique in the graph.
+  DStream<T> uid(const std::string& name) const;
 
   // ---- pair transformations (sluice/streaming/transform.hpp) ----
   template <class F>

@@ -19,6 +19,10 @@ class QueueInputNode final : public DStreamNode<T>, public InputBase {
         default_rdd_(std::move(default_rdd)) {}
   int streamId() const override { return this->id(); }
   std::string inputName() const override { return "QueueInputDStream"; }
+  std::optional<std::string> checkpointUnsupported() const override {
+    return "queueStream doesn't support checkpointing. Please don't use queueStream when "
+           "checkpointing is enabled.";
+  }
 
  protected:
   std::optional<RDD<T>> compute(Time) override {

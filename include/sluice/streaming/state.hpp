@@ -3,66 +3,232 @@
 #pragma once
 
 #include <deque>
+#include <sluice/streaming/state_store.hpp>
 #include <sluice/streaming/window.hpp>
 
 namespace sluice {
 namespace detail {
 
-// Spark's StateDStream. f(time, key, values, state) -> optional new state. The state RDD of each
-// batch is materialized and hash-partitioned, so the next batch reads it without a shuffle and
-// lineage never grows.
+// Spark's StateDStream. f(time, key, values, state) -> optional new state, called for every key
+// with state or new values at every batch; the output is the whole state. Its RDD at t is a
+// version of the stream's state store (state_store.hpp): task p brings partition p from the
+// committed state through every batch since, so the RDD is hash-partitioned and lineage never
+// grows.
 template <class K, class V, class S, class F>
 class StateNode final : public DStreamNode<std::pair<K, S>> {
  public:
   using P = std::pair<K, S>;
+  using Part = std::shared_ptr<const std::vector<P>>;
+  static_assert(Serializable<K> && Serializable<S>,
+                "updateStateByKey: the key and state types must go through "
+                "sluice/serialization.hpp (checkpoints save them); give them a cereal serialize()");
+
   StateNode(DStreamNodePtr<std::pair<K, V>> parent, F f, int partitions,
             std::optional<RDD<P>> initial)
       : DStreamNode<P>(parent->corePtr(), parent->slideDuration(), {parent}),
         parent_(std::move(parent)),
         f_(std::move(f)),
-        partitions_(partitions),
-        initial_(std::move(initial)) {}
+        initial_(std::move(initial)),
+        store_(std::make_shared<Store>(partitions)) {
+    this->setStateStore(store_, DStreamBase::StateCheckpoint::kTenSeconds);
+  }
 
  protected:
   std::optional<RDD<P>> compute(Time t) override {
-    std::optional<RDD<P>> prev = this->getOrCompute(t - this->slideDuration());
-    if (!prev && initial_) prev = initial_->partitionBy(partitions_);
-    auto batch = parent_->getOrCompute(t);
-    if (!prev && !batch) return std::nullopt;
-    auto& runtime = this->core().context().runtime();
-    RDD<P> state = prev ? *prev : RDD<P>(emptyNode(runtime));
-    RDD<std::pair<K, V>> values = batch ? *batch : RDD<std::pair<K, V>>(emptyValues(runtime));
-    F f = f_;
-    auto next =
-        state.cogroup(values, partitions_)
-            .flatMap([f, t](std::pair<K, std::pair<std::vector<S>, std::vector<V>>>&& kv) mutable {
-              std::optional<S> old;
-              if (!kv.second.first.empty()) old = std::move(kv.second.first.front());
-              std::optional<S> updated =
-                  f(t, std::as_const(kv.first), std::as_const(kv.second.second), std::move(old));
-              std::vector<P> out;
-              if (updated) out.emplace_back(std::move(kv.first), std::move(*updated));
-              return out;
-            });
-    auto result = materialize(next);
-    result.node()->setHashPartitions(partitions_);  // flatMap kept every key in its partition
-    return result;
+    const std::optional<Time> base = store_->committedTime();
+    inputs_.forgetUpTo(base.value_or(this->zeroTime()));
+    auto inputs = inputs_.range(*parent_, base.value_or(this->zeroTime()), t);
+    const int n = store_->numPartitions();
+    std::vector<std::shared_ptr<NodeBase>> deps;
+    std::vector<std::pair<Time, NodePtr<std::pair<K, V>>>> steps;
+    for (auto& [u, rdd] : inputs) {
+      NodePtr<std::pair<K, V>> node;
+      if (rdd) {
+        node = rdd->partitionBy(n).node();
+        deps.push_back(node);
+      }
+      steps.emplace_back(u, std::move(node));
+    }
+    NodePtr<P> initial;
+    if (!base && initial_) {
+      initial = initial_->partitionBy(n).node();
+      deps.push_back(initial);
+    }
+    const bool has_input =
+        std::any_of(steps.begin(), steps.end(), [](const auto& s) { return s.second != nullptr; });
+    if (!base && !initial && !has_input) return std::nullopt;
+    auto version = std::make_shared<Version>(t, base, n);
+    store_->addVersion(version);
+    auto body = [store = store_, version, steps = std::move(steps), initial, f = f_](
+                    TaskContext& tc, int p, Sink<P>& out) {
+      version->computeOnce(p, [&] {
+        store->checkReadable(*version);
+        F fn = f;
+        store->advance(tc, p, initial, steps, fn, version->parts[static_cast<std::size_t>(p)]);
+      });
+      pushStored(std::span<const P>(*version->parts[static_cast<std::size_t>(p)].state), out, tc);
+    };
+    return RDD<P>(std::make_shared<StateVersionNode<P, decltype(body)>>(
+        this->core().context().runtime(), n, std::move(deps), std::move(body)));
   }
 
  private:
-  static NodePtr<P> emptyNode(const std::shared_ptr<Runtime>& rt) {
-    return std::make_shared<MemoryNode<P>>(rt, std::make_shared<const std::vector<P>>(),
-                                           std::vector<std::size_t>{0});
-  }
-  static NodePtr<std::pair<K, V>> emptyValues(const std::shared_ptr<Runtime>& rt) {
-    return std::make_shared<MemoryNode<std::pair<K, V>>>(
-        rt, std::make_shared<const std::vector<std::pair<K, V>>>(), std::vector<std::size_t>{0});
-  }
+  // Partition p of a version: the whole state, and the keys whose state changed (or went) since
+  // the committed state, for incremental checkpoints.
+  struct Result {
+    Part state;
+    std::vector<std::pair<K, std::optional<S>>> changed;
+  };
+  struct Version final : StateVersionBase {
+    Version(Time t, std::optional<Time> base, int n)
+        : StateVersionBase(t, base, n), parts(static_cast<std::size_t>(n)) {}
+    std::vector<Result> parts;
+  };
+
+  class Store final : public StateStoreBase {
+   public:
+    explicit Store(int n)
+        : StateStoreBase("updateStateByKey", n),
+          parts_(static_cast<std::size_t>(n), std::make_shared<const std::vector<P>>()) {}
+    void addVersion(std::shared_ptr<Version> v) { addPending(std::move(v)); }
+    using StateStoreBase::checkReadable;
+
+    // Brings partition p from the committed state (or the initial RDD) through every step.
+    void advance(TaskContext& tc, int p, const NodePtr<P>& initial,
+                 const std::vector<std::pair<Time, NodePtr<std::pair<K, V>>>>& steps, F& f,
+                 Result& result) const {
+      std::vector<K> keys;
+      std::vector<std::optional<S>> states;
+      CombinerMap<K, std::size_t> index;
+      auto add = [&](const K& key) {
+        auto [it, fresh] = index.try_emplace(key, keys.size());
+        if (fresh) {
+          keys.push_back(key);
+          states.emplace_back();
+        }
+        return it->second;
+      };
+      if (initial) {
+        std::vector<P> pairs;
+        VectorSink<P> sink(pairs);
+        initial->iterate(tc, p, sink);
+        for (auto& kv : pairs) states[add(kv.first)] = std::move(kv.second);
+      } else {
+        for (const auto& kv : *parts_[static_cast<std::size_t>(p)]) {
+          states[add(kv.first)] = kv.second;
+        }
+      }
+      // Keys of the committed state (none when starting from the initial RDD: all are new).
+      const std::size_t committed_keys = initial ? 0 : keys.size();
+      std::vector<std::optional<S>> before;
+      if constexpr (std::equality_comparable<S>) before = states;
+      for (const auto& [u, node] : steps) {
+        std::vector<std::vector<V>> values(keys.size());
+        if (node) {
+          auto body = [&](std::span<std::pair<K, V>> chunk) {
+            for (auto& kv : chunk) {
+              const std::size_t i = add(kv.first);
+              if (i >= values.size()) values.resize(i + 1);
+              values[i].push_back(std::move(kv.second));
+            }
+          };
+          LambdaSink<std::pair<K, V>, decltype(body)> sink(body);
+          node->iterate(tc, p, sink);
+        }
+        values.resize(keys.size());
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+          if (!states[i] && values[i].empty()) continue;  // removed earlier in this version
+          states[i] = f(u, std::as_const(keys[i]), std::as_const(values[i]), std::move(states[i]));
+        }
+      }
+      auto next = std::make_shared<std::vector<P>>();
+      next->reserve(keys.size());
+      for (std::size_t i = 0; i < keys.size(); ++i) {
+        bool changed = true;
+        if constexpr (std::equality_comparable<S>) {
+          changed = i >= committed_keys || states[i] != before[i];
+        }
+        if (changed && (states[i] || i < committed_keys)) {
+          result.changed.emplace_back(keys[i], states[i]);
+        }
+        if (states[i]) next->emplace_back(std::move(keys[i]), std::move(*states[i]));
+      }
+      result.state = std::move(next);
+    }
+
+    std::string saveState(bool full) override {
+      if (full) {
+        changes_.clear();
+        std::vector<P> all;
+        for (const auto& part : parts_) all.insert(all.end(), part->begin(), part->end());
+        return serialize(all);
+      }
+      std::vector<std::pair<K, std::optional<S>>> changes;
+      drainMap(changes_, [&](K&& k, std::optional<S>&& s) {
+        changes.emplace_back(std::move(k), std::move(s));
+      });
+      return serialize(changes);
+    }
+
+    void restoreState(std::string_view bytes, bool full) override {
+      const int n = numPartitions();
+      std::vector<std::vector<P>> parts(static_cast<std::size_t>(n));
+      if (full) {
+        for (auto& kv : decodeState<std::vector<P>>(bytes, kind())) {
+          parts[static_cast<std::size_t>(partitionOf(kv.first, n))].push_back(std::move(kv));
+        }
+      } else {
+        CombinerMap<K, std::optional<S>> changes;
+        for (auto& [k, s] : decodeState<std::vector<std::pair<K, std::optional<S>>>>(bytes, kind()))
+          changes.insert_or_assign(std::move(k), std::move(s));
+        for (std::size_t p = 0; p < parts_.size(); ++p) {
+          for (const auto& kv : *parts_[p]) {
+            auto it = changes.find(kv.first);
+            if (it == changes.end()) {
+              parts[p].push_back(kv);
+            } else if (it->second) {
+              parts[p].emplace_back(kv.first, std::move(*it->second));
+              changes.erase(it);
+            } else {
+              changes.erase(it);
+            }
+          }
+        }
+        drainMap(changes, [&](K&& k, std::optional<S>&& s) {
+          if (!s) return;
+          const int p = partitionOf(k, n);
+          parts[static_cast<std::size_t>(p)].emplace_back(std::move(k), std::move(*s));
+        });
+      }
+      for (std::size_t p = 0; p < parts.size(); ++p)
+        parts_[p] = std::make_shared<const std::vector<P>>(std::move(parts[p]));
+    }
+
+    std::size_t size() const override {
+      std::size_t n = 0;
+      for (const auto& part : parts_) n += part->size();
+      return n;
+    }
+
+   protected:
+    void commit(StateVersionBase& base) override {
+      auto& version = static_cast<Version&>(base);
+      for (std::size_t p = 0; p < parts_.size(); ++p) {
+        parts_[p] = version.parts[p].state;
+        for (auto& [k, s] : version.parts[p].changed) changes_.insert_or_assign(k, s);
+      }
+    }
+
+   private:
+    std::vector<Part> parts_;                   // committed state, by partition
+    CombinerMap<K, std::optional<S>> changes_;  // since the last save
+  };
 
   DStreamNodePtr<std::pair<K, V>> parent_;
   F f_;
-  int partitions_;
   std::optional<RDD<P>> initial_;
+  std::shared_ptr<Store> store_;
+  HeldInputs<std::pair<K, V>> inputs_;
 };
 
 }  // namespace detail
@@ -165,124 +331,292 @@ auto stateSpecFunction(F f) {
 
 namespace detail {
 
-// The state of mapWithState: one hash map per partition, updated in place by each batch. A batch
-// touches only the keys of its records (plus keys timing out, found through an update-time queue),
-// so its cost follows the batch, not the state.
-template <class K, class S>
-struct StateStore {
+// Spark's MapWithStateDStream. The state is a store (state_store.hpp) holding, per partition, a
+// hash map from key to (state, last update time) and, with a timeout, a queue of (update time,
+// key) oldest first. The RDD at t is a version: task p runs the function on partition p's
+// records against the committed map and keeps only what changed (a delta), so a batch costs the
+// keys it touches (plus keys timing out, found at the queue's front), not the state's size; the
+// delta is applied to the map when the batch commits. Mapped values come from batch t's records
+// only; the records of a failed batch retried by this one change the state, as in Spark.
+template <class K, class V, class S, class M, class F>
+class MapWithStateNode final : public DStreamNode<M> {
+  static_assert(Serializable<K> && Serializable<S>,
+                "mapWithState: the key and state types must go through sluice/serialization.hpp "
+                "(checkpoints save them); give them a cereal serialize()");
+
+ public:
   struct Entry {
     S value;
-    std::int64_t updated_ms;
+    std::int64_t updated_ms = 0;
+    template <class Archive>
+    void serialize(Archive& archive) {
+      archive(value, updated_ms);
+    }
+  };
+
+ private:
+  struct Result {
+    CombinerMap<K, std::optional<Entry>> changes;  // the keys touched: new entry, or removed
+    std::size_t popped = 0;                        // taken off the committed timeout queue
+    std::vector<std::pair<std::int64_t, K>> queued;  // added to the timeout queue, in order
+    std::vector<M> mapped;
+  };
+  struct Version final : StateVersionBase {
+    Version(Time t, std::optional<Time> base, int n)
+        : StateVersionBase(t, base, n), parts(static_cast<std::size_t>(n)) {}
+    std::vector<std::pair<Time, NodePtr<std::pair<K, V>>>> steps;  // the batches since base
+    NodePtr<std::pair<K, S>> initial;  // the initial state, loaded by the first version
+    std::vector<std::shared_ptr<NodeBase>> deps;
+    std::vector<Result> parts;
   };
   struct Partition {
     CombinerMap<K, Entry> map;
-    std::deque<std::pair<std::int64_t, K>> touched;  // (update time, key), oldest first
+    std::deque<std::pair<std::int64_t, K>> queue;  // (update time, key), oldest first
   };
-  std::vector<Partition> partitions;
-};
 
-template <class K, class V, class S, class M, class F>
-class MapWithStateNode final : public DStreamNode<M> {
+  class Store final : public StateStoreBase {
+   public:
+    Store(int n, bool timeout)
+        : StateStoreBase("mapWithState", n), parts_(static_cast<std::size_t>(n)), timeout_(timeout) {}
+    void addVersion(std::shared_ptr<Version> v) { addPending(std::move(v)); }
+    using StateStoreBase::checkReadable;
+    const Partition& committed(int p) const { return parts_[static_cast<std::size_t>(p)]; }
+
+    std::string saveState(bool full) override {
+      std::vector<std::pair<K, std::optional<Entry>>> out;
+      if (full) {
+        dirty_.clear();
+        for (const auto& part : parts_)
+          for (const auto& [k, e] : part.map) out.emplace_back(k, e);
+      } else {
+        for (const auto& [k, unused] : dirty_) {
+          const auto& map = parts_[static_cast<std::size_t>(partitionOf(k, numPartitions()))].map;
+          auto it = map.find(k);
+          out.emplace_back(k, it == map.end() ? std::nullopt : std::optional<Entry>(it->second));
+        }
+        dirty_.clear();
+      }
+      return serialize(out);
+    }
+
+    void restoreState(std::string_view bytes, bool full) override {
+      if (full) parts_.assign(parts_.size(), Partition{});
+      for (auto& [k, e] :
+           decodeState<std::vector<std::pair<K, std::optional<Entry>>>>(bytes, kind())) {
+        auto& map = parts_[static_cast<std::size_t>(partitionOf(k, numPartitions()))].map;
+        if (e) {
+          map.insert_or_assign(std::move(k), std::move(*e));
+        } else {
+          map.erase(k);
+        }
+      }
+      for (auto& part : parts_) {
+        part.queue.clear();
+        if (!timeout_) continue;
+        for (const auto& [k, e] : part.map) part.queue.emplace_back(e.updated_ms, k);
+        std::sort(part.queue.begin(), part.queue.end(),
+                  [](const auto& a, const auto& b) { return a.first < b.first; });
+      }
+    }
+
+    std::size_t size() const override {
+      std::size_t n = 0;
+      for (const auto& part : parts_) n += part.map.size();
+      return n;
+    }
+
+   protected:
+    void commit(StateVersionBase& base) override {
+      auto& version = static_cast<Version&>(base);
+      for (std::size_t p = 0; p < parts_.size(); ++p) {
+        Partition& part = parts_[p];
+        Result& result = version.parts[p];
+        for (auto& [k, e] : result.changes) {
+          dirty_.insert_or_assign(k, true);
+          if (e) {
+            part.map.insert_or_assign(k, std::move(*e));
+          } else {
+            part.map.erase(k);
+          }
+        }
+        result.changes.clear();
+        part.queue.erase(part.queue.begin(),
+                         part.queue.begin() + static_cast<std::ptrdiff_t>(result.popped));
+        for (auto& q : result.queued) part.queue.push_back(std::move(q));
+        result.queued.clear();
+      }
+    }
+
+   private:
+    std::vector<Partition> parts_;
+    bool timeout_;
+    CombinerMap<K, bool> dirty_;  // keys changed since the last save
+  };
+
  public:
   MapWithStateNode(DStreamNodePtr<std::pair<K, V>> parent, StateSpec<K, V, S, M, F> spec,
                    int partitions)
       : DStreamNode<M>(parent->corePtr(), parent->slideDuration(), {parent}),
         parent_(std::move(parent)),
         spec_(std::move(spec)),
-        store_(std::make_shared<StateStore<K, S>>()) {
-    store_->partitions.resize(static_cast<std::size_t>(partitions));
+        store_(std::make_shared<Store>(partitions, spec_.idleTimeout().has_value())) {
+    this->setStateStore(store_, DStreamBase::StateCheckpoint::kTenBatches);
   }
 
-  // The state after batch t as an RDD (stateSnapshots).
+  // The state after batch t as an RDD (stateSnapshots): the committed map with version t's delta
+  // over it, read while version t is current.
   std::optional<RDD<std::pair<K, S>>> snapshot(Time t) {
     if (!this->getOrCompute(t)) return std::nullopt;
-    std::vector<std::vector<std::pair<K, S>>> parts(store_->partitions.size());
-    for (std::size_t p = 0; p < parts.size(); ++p) {
-      for (const auto& [k, e] : store_->partitions[p].map) parts[p].emplace_back(k, e.value);
+    auto it = versions_.find(t);
+    if (it == versions_.end()) {
+      throw IllegalStateError("The state of mapWithState at " + t.toString() +
+                              " is no longer available");
     }
-    auto rdd = this->core().context().fromPartitions(std::move(parts));
-    rdd.node()->setHashPartitions(static_cast<int>(store_->partitions.size()));
-    return rdd;
+    auto ensure = ensurer(it->second);
+    auto body = [ensure, store = store_, version = it->second](TaskContext& tc, int p,
+                                                              Sink<std::pair<K, S>>& out) {
+      ensure(tc, p);
+      ChunkBuffer<std::pair<K, S>> buf(out);
+      const Partition& part = store->committed(p);
+      if (store->committedTime() == version->time()) {
+        for (const auto& [k, e] : part.map) buf.emplace(k, e.value);
+      } else {
+        store->checkReadable(*version);
+        const auto& changes = version->parts[static_cast<std::size_t>(p)].changes;
+        for (const auto& [k, e] : part.map) {
+          if (!changes.contains(k)) buf.emplace(k, e.value);
+        }
+        for (const auto& [k, e] : changes) {
+          if (e) buf.emplace(k, e->value);
+        }
+      }
+      buf.flush();
+    };
+    return RDD<std::pair<K, S>>(std::make_shared<StateVersionNode<std::pair<K, S>, decltype(body)>>(
+        this->core().context().runtime(), store_->numPartitions(), it->second->deps,
+        std::move(body)));
   }
 
  protected:
   std::optional<RDD<M>> compute(Time t) override {
-    const int n = static_cast<int>(store_->partitions.size());
-    auto batch = parent_->getOrCompute(t);
-    if (!loaded_initial_ && spec_.initial()) {
-      for (auto& kv : spec_.initial()->collect()) {
-        auto& part = store_->partitions[static_cast<std::size_t>(partitionOf(kv.first, n))];
-        part.map.insert_or_assign(kv.first,
-                                  typename StateStore<K, S>::Entry{kv.second, t.milliseconds()});
-        part.touched.emplace_back(t.milliseconds(), kv.first);
+    const std::optional<Time> base = store_->committedTime();
+    versions_.erase(versions_.begin(), versions_.lower_bound(base.value_or(Time(0))));
+    const int n = store_->numPartitions();
+    auto version = std::make_shared<Version>(t, base, n);
+    inputs_.forgetUpTo(base.value_or(this->zeroTime()));
+    for (auto& [u, rdd] : inputs_.range(*parent_, base.value_or(this->zeroTime()), t)) {
+      NodePtr<std::pair<K, V>> node;
+      if (rdd) {
+        node = rdd->partitionBy(n).node();
+        version->deps.push_back(node);
       }
+      version->steps.emplace_back(u, std::move(node));
     }
-    loaded_initial_ = true;
-    std::vector<std::vector<M>> outputs(static_cast<std::size_t>(n));
-    std::optional<RDD<std::pair<K, V>>> partitioned;
-    if (batch) partitioned = batch->partitionBy(n);
-    auto store = store_;
-    const auto timeout = spec_.idleTimeout();
-    const F& f = spec_.function();
-    auto all = allPartitions(n);
-    auto process_partition = [&, t](int p, std::span<std::pair<K, V>> records) {
-      F fn = f;
-      auto& part = store->partitions[static_cast<std::size_t>(p)];
-      auto& out = outputs[static_cast<std::size_t>(p)];
-      for (auto& kv : records) {
-        auto it = part.map.find(kv.first);
-        State<S> state(it == part.map.end() ? std::nullopt : std::optional<S>(it->second.value),
-                       false);
-        std::optional<M> mapped =
-            fn(t, std::as_const(kv.first), std::optional<V>(std::move(kv.second)), state);
-        if (state.wasRemoved()) {
-          if (it != part.map.end()) part.map.erase(it);
-        } else if (state.wasUpdated() || (timeout && state.exists())) {
-          // With a timeout, a record for a key with state makes it active again even without
-          // update() (Spark re-puts the state with the batch time).
-          part.map.insert_or_assign(kv.first, typename StateStore<K, S>::Entry{
-                                                  std::move(*state.value()), t.milliseconds()});
-          if (timeout) part.touched.emplace_back(t.milliseconds(), kv.first);
-        }
-        if (mapped) out.push_back(std::move(*mapped));
-      }
+    if (!base && spec_.initial()) {
+      version->initial = spec_.initial()->partitionBy(n).node();
+      version->deps.push_back(version->initial);
+    }
+    store_->addVersion(version);
+    versions_[t] = version;
+    auto ensure = ensurer(version);
+    auto body = [ensure, version](TaskContext& tc, int p, Sink<M>& out) {
+      ensure(tc, p);
+      pushStored(std::span<const M>(version->parts[static_cast<std::size_t>(p)].mapped), out, tc);
     };
-    if (partitioned) {
-      runJob(
-          *partitioned->node(), all, "mapWithState",
-          [&](int task) {
-            auto body = [&process_partition, task](std::span<std::pair<K, V>> chunk) {
-              process_partition(task, chunk);
-            };
-            return LambdaSink<std::pair<K, V>, decltype(body)>(body);
-          },
-          [](int, auto&) {});
-    }
-    if (timeout) {
-      const std::int64_t threshold = t.milliseconds() - timeout->count();
-      for (int p = 0; p < n; ++p) {
-        auto& part = store->partitions[static_cast<std::size_t>(p)];
-        F fn = f;
-        while (!part.touched.empty() && part.touched.front().first < threshold) {
-          auto [when, key] = std::move(part.touched.front());
-          part.touched.pop_front();
-          auto it = part.map.find(key);
-          if (it == part.map.end() || it->second.updated_ms != when) continue;  // newer update
-          State<S> state(std::optional<S>(it->second.value), true);
-          std::optional<M> mapped = fn(t, std::as_const(key), std::optional<V>(), state);
-          part.map.erase(it);
-          if (mapped) outputs[static_cast<std::size_t>(p)].push_back(std::move(*mapped));
-        }
-      }
-    }
-    return this->core().context().fromPartitions(std::move(outputs));
+    return RDD<M>(std::make_shared<StateVersionNode<M, decltype(body)>>(
+        this->core().context().runtime(), n, version->deps, std::move(body)));
   }
 
  private:
+  // Computes partition p of `version` once, for whichever of its RDDs reads it first.
+  auto ensurer(const std::shared_ptr<Version>& version) const {
+    return [store = store_, version, f = spec_.function(), timeout = spec_.idleTimeout()](
+               TaskContext& tc, int p) {
+      version->computeOnce(p, [&] {
+        store->checkReadable(*version);
+        F fn = f;
+        advance(tc, store->committed(p), *version, p, fn, timeout);
+      });
+    };
+  }
+
+  static void advance(TaskContext& tc, const Partition& committed, Version& version, int p, F& f,
+                      const std::optional<Duration>& timeout) {
+    Result& result = version.parts[static_cast<std::size_t>(p)];
+    result = Result{};
+    auto lookup = [&](const K& key) -> const Entry* {
+      if (auto it = result.changes.find(key); it != result.changes.end()) {
+        return it->second ? &*it->second : nullptr;
+      }
+      auto it = committed.map.find(key);
+      return it == committed.map.end() ? nullptr : &it->second;
+    };
+    if (version.initial) {
+      // Spark loads the initial state with the first batch's time.
+      const std::int64_t first = version.steps.front().first.milliseconds();
+      std::vector<std::pair<K, S>> pairs;
+      VectorSink<std::pair<K, S>> sink(pairs);
+      version.initial->iterate(tc, p, sink);
+      for (auto& [k, s] : pairs) {
+        if (timeout) result.queued.emplace_back(first, k);
+        result.changes.insert_or_assign(std::move(k), Entry{std::move(s), first});
+      }
+    }
+    std::size_t queued_done = 0;  // entries of result.queued already scanned for timeouts
+    for (const auto& [u, node] : version.steps) {
+      const bool emit = u == version.time();
+      const std::int64_t now = u.milliseconds();
+      if (node) {
+        auto body = [&](std::span<std::pair<K, V>> chunk) {
+          for (auto& kv : chunk) {
+            const Entry* current = lookup(kv.first);
+            State<S> state(current ? std::optional<S>(current->value) : std::nullopt, false);
+            std::optional<M> mapped =
+                f(u, std::as_const(kv.first), std::optional<V>(std::move(kv.second)), state);
+            if (state.wasRemoved()) {
+              result.changes.insert_or_assign(kv.first, std::nullopt);
+            } else if (state.wasUpdated() || (timeout && state.exists())) {
+              // With a timeout, a record for a key with state makes it active again even without
+              // update() (Spark re-puts the state with the batch time).
+              result.changes.insert_or_assign(kv.first, Entry{std::move(*state.value()), now});
+              if (timeout) result.queued.emplace_back(now, kv.first);
+            }
+            if (mapped && emit) result.mapped.push_back(std::move(*mapped));
+          }
+        };
+        LambdaSink<std::pair<K, V>, decltype(body)> sink(body);
+        node->iterate(tc, p, sink);
+      }
+      if (!timeout) continue;
+      const std::int64_t threshold = now - timeout->count();
+      auto expire = [&](std::int64_t when, const K& key) {
+        const Entry* current = lookup(key);
+        if (current == nullptr || current->updated_ms != when) return;  // updated since
+        State<S> state(std::optional<S>(current->value), true);
+        std::optional<M> mapped = f(u, key, std::optional<V>(), state);
+        result.changes.insert_or_assign(key, std::nullopt);
+        if (mapped && emit) result.mapped.push_back(std::move(*mapped));
+      };
+      while (result.popped < committed.queue.size() &&
+             committed.queue[result.popped].first < threshold) {
+        const auto& [when, key] = committed.queue[result.popped++];
+        expire(when, key);
+      }
+      while (queued_done < result.queued.size() && result.queued[queued_done].first < threshold) {
+        const auto [when, key] = result.queued[queued_done++];
+        expire(when, key);
+      }
+    }
+    // What was scanned off this version's own queue entries is gone for good.
+    result.queued.erase(result.queued.begin(),
+                        result.queued.begin() + static_cast<std::ptrdiff_t>(queued_done));
+  }
+
   DStreamNodePtr<std::pair<K, V>> parent_;
   StateSpec<K, V, S, M, F> spec_;
-  std::shared_ptr<StateStore<K, S>> store_;
-  bool loaded_initial_ = false;
+  std::shared_ptr<Store> store_;
+  HeldInputs<std::pair<K, V>> inputs_;
+  std::map<Time, std::shared_ptr<Version>> versions_;  // for stateSnapshots
 };
 
 template <class K, class V, class S, class M, class F>
@@ -290,7 +624,10 @@ class StateSnapshotNode final : public DStreamNode<std::pair<K, S>> {
  public:
   explicit StateSnapshotNode(std::shared_ptr<MapWithStateNode<K, V, S, M, F>> parent)
       : DStreamNode<std::pair<K, S>>(parent->corePtr(), parent->slideDuration(), {parent}),
-        parent_(std::move(parent)) {}
+        parent_(std::move(parent)) {
+    // Read once while its version is current, then from the cache.
+    this->setMustPersist();
+  }
 
  protected:
   std::optional<RDD<std::pair<K, S>>> compute(Time t) override { return parent_->snapshot(t); }

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <sluice/rdd.hpp>
 #include <sluice/streaming/core.hpp>
@@ -45,7 +46,22 @@ class StreamingContext {
   // Stops gracefully on SIGINT/SIGTERM (Spark's spark.streaming.stopGracefullyOnShutdown).
   void stopGracefullyOnShutdown();
 
-  // Recorded for recovery; stateful operations do not require it.
+  // Spark's StreamingContext.getOrCreate. Always runs `setup` (C++ closures cannot be serialized,
+  // so the same code rebuilds the graph); if `checkpoint_dir` holds a valid checkpoint, the
+  // returned context resumes from it: the state of every stateful stream, the input records of
+  // the batches since its data checkpoint, and the batches after the last completed one (those
+  // of the down time included) are run when it starts. A checkpoint that is unusable or whose
+  // streams do not match the graph throws CheckpointError, unless `create_on_error`, which logs
+  // it and returns a fresh context from a second call of `setup`.
+  static std::unique_ptr<StreamingContext> getOrCreate(
+      const std::string& checkpoint_dir,
+      const std::function<std::unique_ptr<StreamingContext>()>& setup,
+      bool create_on_error = false);
+
+  // Enables checkpointing into `directory`: after every batch a checkpoint with the batch's
+  // input records, and each stateful stream's state at its checkpoint interval
+  // (DStream::checkpoint). Stateful operations also run without it, their state then in memory
+  // only.
   void checkpoint(const std::string& directory);
   const std::string& checkpointDirectory() const noexcept { return core_->checkpointDir(); }
   void remember(Duration duration);

@@ -219,6 +219,14 @@ const DStream<T>& DStream<T>::checkpoint(Duration interval) const {
 }
 
 template <class T>
+DStream<T> DStream<T>::uid(const std::string& name) const {
+  node_->core().checkCanBuild();
+  if (name.empty()) throw InvalidArgumentError("uid must not be empty");
+  node_->setUid(name);
+  return *this;
+}
+
+template <class T>
 template <class F>
 DStream<T> DStream<T>::reduceByKey(F f, int num_partitions) const {
   return detail::mapRDDs<T>(node_, [f = std::move(f), num_partitions](const RDD<T>& rdd) {

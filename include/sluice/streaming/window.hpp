@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <sluice/rdd/shuffle.hpp>
+#include <sluice/streaming/state_store.hpp>
 #include <sluice/streaming/transform.hpp>
 #include <sluice/streaming/window_state.hpp>
 
@@ -52,72 +53,21 @@ class WindowedNode final : public DStreamNode<T> {
   Duration window_;
 };
 
-// Computes an RDD now and returns one that reads the computed partitions, so that long chains of
-// windows or states never grow lineage. Keeps the hash partitioning.
-template <class T>
-RDD<T> materialize(const RDD<T>& rdd) {
-  std::vector<std::vector<T>> parts(static_cast<std::size_t>(rdd.getNumPartitions()));
-  auto all = allPartitions(rdd.getNumPartitions());
-  runJob(
-      *rdd.node(), all, "materialize",
-      [&](int task) { return VectorSink<T>(parts[static_cast<std::size_t>(task)]); },
-      [](int, auto&) {});
-  auto& runtime = rdd.node()->runtimePtr();
-  std::vector<std::size_t> bounds{0};
-  std::size_t total = 0;
-  for (const auto& p : parts) total += p.size();
-  std::vector<T> data;
-  data.reserve(total);
-  for (auto& p : parts) {
-    std::move(p.begin(), p.end(), std::back_inserter(data));
-    bounds.push_back(data.size());
-  }
-  auto node = std::make_shared<MemoryNode<T>>(
-      runtime, std::make_shared<const std::vector<T>>(std::move(data)), std::move(bounds));
-  node->setHashPartitions(rdd.node()->hashPartitions());
-  return RDD<T>(std::move(node));
-}
-
-// The RDD of an incremental window: the snapshots of its per-partition slot stores at one slide,
-// so the RDD stays the same while the stores go on changing. Its pairs are hash-partitioned.
-template <class K, class V>
-class WindowSnapshotNode final : public Node<std::pair<K, V>> {
- public:
-  using P = std::pair<K, V>;
-  using Snapshot = typename PersistentSlots<P>::Snapshot;
-  WindowSnapshotNode(std::shared_ptr<Runtime> runtime, std::vector<Snapshot> parts)
-      : Node<P>(std::move(runtime), static_cast<int>(parts.size())), parts_(std::move(parts)) {
-    this->setHashPartitions(this->numPartitions());
-  }
-  void visitDependencies(const DependencyVisitor&) override {}
-
- protected:
-  void compute(TaskContext& tc, int partition, Sink<P>& out) override {
-    ChunkBuffer<P> buf(out);
-    parts_[static_cast<std::size_t>(partition)].forEach([&](std::uint32_t, const P& kv) {
-      buf.emplace(kv);
-      return !tc.isCancelled();
-    });
-    buf.flush();
-  }
-
- private:
-  std::vector<Snapshot> parts_;
-};
-
-// Spark's ReducedWindowedDStream: window(t) = window(t - S) - leaving batches + entering batches,
-// per key, each batch reduced once. The window is kept as state, per hash partition a persistent
-// slot store of its pairs plus an index from key to slot, and each slide runs one stage whose
-// task p reads partition p of the leaving and entering batches and changes only the keys in them;
-// so a slide costs O(those batches), not O(keys in the window), and the window's RDD is an O(1)
-// snapshot of the stores.
-// A slide's changes go to copies of the stores (O(1) each) and to lists of index changes, which
-// are committed only once the whole stage has succeeded: a failed slide leaves the state at the
-// previous window, and the next slide retries the failed one from there.
-// Thread-safety: compute() runs on the batch thread; task p of its stage reads only partition p's
-// state, and the state changes only between stages.
+// Spark's ReducedWindowedDStream: window(t) = window(t') - batches leaving + batches entering,
+// per key, each batch reduced once, t' being the window of the committed state. The window is a
+// state store (state_store.hpp): per hash partition a persistent slot store of its pairs plus an
+// index from key to slot. The RDD at t is a version whose task p reads partition p of the
+// leaving and entering batches and changes only their keys, in a copy of the slots (O(1)) and
+// lists of index changes; so a slide costs O(those batches), not O(keys in the window), and the
+// window's RDD is an O(1) snapshot of the slots. The batch commits the version; a failed slide
+// leaves the state at the previous window, and the next slide goes from there.
 template <class K, class V, class F, class InvF>
 class ReducedWindowedNode final : public DStreamNode<std::pair<K, V>> {
+  static_assert(Serializable<K> && Serializable<V>,
+                "reduceByKeyAndWindow with an inverse function: the key and value types must go "
+                "through sluice/serialization.hpp (checkpoints save them); give them a cereal "
+                "serialize()");
+
  public:
   using P = std::pair<K, V>;
   ReducedWindowedNode(DStreamNodePtr<P> reduced, Duration window, Duration slide, int partitions,
@@ -125,44 +75,54 @@ class ReducedWindowedNode final : public DStreamNode<std::pair<K, V>> {
       : DStreamNode<P>(reduced->corePtr(), slide, {reduced}),
         reduced_(std::move(reduced)),
         window_(window),
-        partitions_(partitions),
         f_(std::move(f)),
         inv_f_(std::move(inv_f)),
         filter_(std::move(filter)),
-        parts_(static_cast<std::size_t>(partitions)) {
+        store_(std::make_shared<Store>(partitions)) {
     reduced_->setMustPersist();
+    this->setStateStore(store_, DStreamBase::StateCheckpoint::kTenSeconds);
   }
   Duration parentRememberExtra() const override { return window_; }
 
  protected:
   std::optional<RDD<P>> compute(Time t) override {
     const Duration batch = reduced_->slideDuration();
-    const Time prev_end = t - this->slideDuration();
+    std::optional<Time> base = store_->committedTime();
+    const Time zero = reduced_->zeroTime();
     const Time cur_begin = t - window_ + batch;
-    const Time prev_begin = prev_end - window_ + batch;
-    bool has_previous = true;
-    if (state_time_ != prev_end) {
-      // Off the sequential path. Computing the previous window may bring the state to it.
-      std::optional<RDD<P>> prev = this->getOrCompute(prev_end);
-      if (!prev) {
-        // No previous window (the first one), as in Spark: nothing to subtract from.
-        resetState();
-        has_previous = false;
-      } else if (state_time_ != prev_end) {
-        rebuildState(*prev);
-        state_time_ = prev_end;
-      }
+    // A window asked for again once the state has moved past it is computed from its batches.
+    const bool detached = base && t <= *base;
+    if (detached) base.reset();
+    auto version = std::make_shared<Version>(t, base, store_->numPartitions(), detached);
+    // Entering: the current window's batches the committed window lacks; leaving: the committed
+    // window's batches the current one lacks. Without a committed window, all of the current.
+    Time entering_after = std::max(cur_begin - batch, zero);
+    if (base) {
+      held_.forgetUpTo(std::max(*base - window_, zero));
+      entering_after = std::max(entering_after, *base);
+      const Time leaving_to = std::min(*base, cur_begin - batch);
+      addInputs(*version, held_.range(*reduced_, std::max(*base - window_, zero), leaving_to),
+                false);
     }
-    std::vector<NodePtr<P>> leaving;
-    if (has_previous) leaving = partitioned(reduced_->slice(prev_begin, cur_begin - batch));
-    std::vector<NodePtr<P>> entering = partitioned(reduced_->slice(prev_end + batch, t));
-    if (!leaving.empty() || !entering.empty()) applyChanges(leaving, entering);
-    state_time_ = t;
-    std::vector<typename PersistentSlots<P>::Snapshot> snapshots;
-    snapshots.reserve(parts_.size());
-    for (const auto& part : parts_) snapshots.push_back(part.slots.snapshot());
-    return RDD<P>(std::make_shared<WindowSnapshotNode<K, V>>(this->core().context().runtime(),
-                                                             std::move(snapshots)));
+    addInputs(*version, held_.range(*reduced_, entering_after, t), true);
+    store_->addVersion(version);
+    auto body = [store = store_, version, f = f_, inv_f = inv_f_, filter = filter_](
+                    TaskContext& tc, int p, Sink<P>& out) {
+      version->computeOnce(p, [&] {
+        store->checkReadable(*version);
+        store->slide(tc, p, *version, f, inv_f, filter);
+      });
+      ChunkBuffer<P> buf(out);
+      version->parts[static_cast<std::size_t>(p)].snapshot.forEach(
+          [&](std::uint32_t, const P& kv) {
+            buf.emplace(kv);
+            return !tc.isCancelled();
+          });
+      buf.flush();
+    };
+    return RDD<P>(std::make_shared<StateVersionNode<P, decltype(body)>>(
+        this->core().context().runtime(), store_->numPartitions(), version->deps,
+        std::move(body)));
   }
 
  private:
@@ -171,129 +131,164 @@ class ReducedWindowedNode final : public DStreamNode<std::pair<K, V>> {
     PersistentSlots<P> slots;
     absl::flat_hash_map<K, std::uint32_t, StableHasher<K>> index;
   };
-  // What a slide's task p makes of partition p, committed after the stage.
+  // What a slide's task p makes of partition p, committed with the batch.
   struct Update {
     PersistentSlots<P> slots;
+    typename PersistentSlots<P>::Snapshot snapshot;
     std::vector<std::pair<K, std::uint32_t>> added;  // keys new to the window
     std::vector<K> removed;                          // keys the filter dropped
+    std::vector<K> changed;                          // every key the slide touched
+  };
+  struct Version final : StateVersionBase {
+    Version(Time t, std::optional<Time> base, int n, bool detached)
+        : StateVersionBase(t, base, n, detached), parts(static_cast<std::size_t>(n)) {}
+    std::vector<std::pair<NodePtr<P>, bool>> inputs;  // (reduced batch, entering)
+    std::vector<std::shared_ptr<NodeBase>> deps;
+    std::vector<Update> parts;
   };
   // A key's leaving and entering values, each reduced with f.
   struct Change {
     std::optional<V> old, added;
   };
 
-  std::vector<NodePtr<P>> partitioned(const std::vector<RDD<P>>& rdds) const {
-    std::vector<NodePtr<P>> nodes;
-    nodes.reserve(rdds.size());
-    // The batches come from reduceByKey(f, partitions_), which partitionBy passes through as
-    // they are.
-    for (const auto& rdd : rdds) nodes.push_back(rdd.partitionBy(partitions_).node());
-    return nodes;
-  }
-
-  void applyChanges(const std::vector<NodePtr<P>>& leaving,
-                    const std::vector<NodePtr<P>>& entering) {
-    for (const auto& node : leaving) materializeShuffles(*node);
-    for (const auto& node : entering) materializeShuffles(*node);
-    std::vector<Update> updates(parts_.size());
-    auto all = allPartitions(partitions_);
-    this->core().context().runtime()->runStage(
-        "reduceByKeyAndWindow", all, [&](TaskContext& tc, int p) {
-          const Partition& part = parts_[static_cast<std::size_t>(p)];
-          F f = f_;
-          InvF inv_f = inv_f_;
-          std::function<bool(const P&)> filter = filter_;
-          CombinerMap<K, Change> changes;
-          auto read = [&](const NodePtr<P>& node, bool is_entering) {
-            auto body = [&](std::span<P> chunk) {
-              for (auto& kv : chunk) {
-                auto it = changes.lazy_emplace(kv.first, [&](const auto& construct) {
-                  construct(std::move(kv.first), Change{});
-                });
-                std::optional<V>& value = is_entering ? it->second.added : it->second.old;
-                value = value ? f(std::move(*value), std::move(kv.second)) : std::move(kv.second);
-              }
-            };
-            LambdaSink<P, decltype(body)> sink(body);
-            node->iterate(tc, p, sink);
-          };
-          for (const auto& node : leaving) read(node, false);
-          for (const auto& node : entering) read(node, true);
-          if (tc.isCancelled()) return;
-          Update& update = updates[static_cast<std::size_t>(p)];
-          update.slots = part.slots;
-          drainMap(changes, [&](K&& key, Change&& change) {
-            auto it = part.index.find(key);
-            if (it == part.index.end()) {
-              // Spark's mergeValues: a key new to the window takes the entering values alone.
-              if (!change.added) {
-                throw Error("Neither previous window has value for key, nor new values found");
-              }
-              P kv(std::move(key), std::move(*change.added));
-              if (filter && !filter(std::as_const(kv))) return;
-              update.added.emplace_back(kv.first, 0);
-              update.added.back().second = update.slots.add(std::move(kv));
-              return;
-            }
-            P& kv = update.slots.mutableRef(it->second);
-            if (change.old) kv.second = inv_f(std::move(kv.second), std::move(*change.old));
-            if (change.added) kv.second = f(std::move(kv.second), std::move(*change.added));
-            // Keys left unchanged passed the filter with the values they still have.
-            if (filter && !filter(std::as_const(kv))) {
-              update.slots.erase(it->second);
-              update.removed.push_back(std::move(key));
-            }
-          });
-        });
-    // Past the stage no user function runs: only running out of memory can interrupt the
-    // commit, and then the state is dropped, to be rebuilt from the previous window's RDD.
-    try {
-      for (std::size_t p = 0; p < parts_.size(); ++p) {
-        Partition& part = parts_[p];
-        part.slots = std::move(updates[p].slots);
-        for (const K& key : updates[p].removed) part.index.erase(key);
-        for (auto& [key, slot] : updates[p].added) part.index.emplace(std::move(key), slot);
-      }
-    } catch (...) {
-      state_time_.reset();
-      throw;
+  void addInputs(Version& version, const std::vector<std::pair<Time, std::optional<RDD<P>>>>& rdds,
+                 bool entering) const {
+    for (const auto& [u, rdd] : rdds) {
+      if (!rdd) continue;
+      // The batches come from reduceByKey(f, partitions), which partitionBy passes through.
+      auto node = rdd->partitionBy(store_->numPartitions()).node();
+      version.deps.push_back(node);
+      version.inputs.emplace_back(std::move(node), entering);
     }
   }
 
-  void resetState() {
-    state_time_.reset();
-    parts_.assign(parts_.size(), Partition{});
-  }
+  class Store final : public StateStoreBase {
+   public:
+    explicit Store(int n)
+        : StateStoreBase("reduceByKeyAndWindow", n), parts_(static_cast<std::size_t>(n)) {}
+    void addVersion(std::shared_ptr<Version> v) { addPending(std::move(v)); }
+    using StateStoreBase::checkReadable;
 
-  // Reloads the state from a window RDD: O(keys in the window), only when the window is computed
-  // out of sequence.
-  void rebuildState(const RDD<P>& window) {
-    RDD<P> rdd = window.partitionBy(partitions_);
-    std::vector<Partition> fresh(parts_.size());
-    auto all = allPartitions(partitions_);
-    runJob(
-        *rdd.node(), all, "reduceByKeyAndWindow state",
-        [&](int task) {
-          auto body = [&part = fresh[static_cast<std::size_t>(task)]](std::span<P> chunk) {
-            for (auto& kv : chunk) {
-              K key = kv.first;
-              part.index.emplace(std::move(key), part.slots.add(std::move(kv)));
-            }
-          };
-          return LambdaSink<P, decltype(body)>(body);
-        },
-        [](int, auto&) {});
-    parts_ = std::move(fresh);
-  }
+    void slide(TaskContext& tc, int p, Version& version, F f, InvF inv_f,
+               const std::function<bool(const P&)>& filter) const {
+      const Partition none;
+      const Partition& part = version.detached() ? none : parts_[static_cast<std::size_t>(p)];
+      CombinerMap<K, Change> changes;
+      for (const auto& [node, is_entering] : version.inputs) {
+        auto body = [&, is_entering = is_entering](std::span<P> chunk) {
+          for (auto& kv : chunk) {
+            auto it = changes.lazy_emplace(
+                kv.first, [&](const auto& construct) { construct(std::move(kv.first), Change{}); });
+            std::optional<V>& value = is_entering ? it->second.added : it->second.old;
+            value = value ? f(std::move(*value), std::move(kv.second)) : std::move(kv.second);
+          }
+        };
+        LambdaSink<P, decltype(body)> sink(body);
+        node->iterate(tc, p, sink);
+      }
+      Update& update = version.parts[static_cast<std::size_t>(p)];
+      update = Update{};
+      update.slots = part.slots;
+      drainMap(changes, [&](K&& key, Change&& change) {
+        update.changed.push_back(key);
+        auto it = part.index.find(key);
+        if (it == part.index.end()) {
+          // Spark's mergeValues: a key new to the window takes the entering values alone.
+          if (!change.added) {
+            throw Error("Neither previous window has value for key, nor new values found");
+          }
+          P kv(std::move(key), std::move(*change.added));
+          if (filter && !filter(std::as_const(kv))) return;
+          update.added.emplace_back(kv.first, 0);
+          update.added.back().second = update.slots.add(std::move(kv));
+          return;
+        }
+        P& kv = update.slots.mutableRef(it->second);
+        if (change.old) kv.second = inv_f(std::move(kv.second), std::move(*change.old));
+        if (change.added) kv.second = f(std::move(kv.second), std::move(*change.added));
+        // Keys left unchanged passed the filter with the values they still have.
+        if (filter && !filter(std::as_const(kv))) {
+          update.slots.erase(it->second);
+          update.removed.push_back(std::move(key));
+        }
+      });
+      update.snapshot = update.slots.snapshot();
+    }
+
+    std::string saveState(bool full) override {
+      std::vector<std::pair<K, std::optional<V>>> out;
+      if (full) {
+        dirty_.clear();
+        for (const auto& part : parts_) {
+          part.slots.snapshot().forEach([&](std::uint32_t, const P& kv) {
+            out.emplace_back(kv.first, kv.second);
+            return true;
+          });
+        }
+      } else {
+        for (const auto& [k, unused] : dirty_) {
+          const Partition& part = parts_[static_cast<std::size_t>(partitionOf(k, numPartitions()))];
+          auto it = part.index.find(k);
+          out.emplace_back(k, it == part.index.end()
+                                  ? std::nullopt
+                                  : std::optional<V>(part.slots.get(it->second).second));
+        }
+        dirty_.clear();
+      }
+      return serialize(out);
+    }
+
+    void restoreState(std::string_view bytes, bool full) override {
+      if (full) parts_.assign(parts_.size(), Partition{});
+      for (auto& [k, v] : decodeState<std::vector<std::pair<K, std::optional<V>>>>(bytes, kind())) {
+        Partition& part = parts_[static_cast<std::size_t>(partitionOf(k, numPartitions()))];
+        auto it = part.index.find(k);
+        if (it != part.index.end()) {
+          part.slots.erase(it->second);
+          part.index.erase(it);
+        }
+        if (v) {
+          const std::uint32_t slot = part.slots.add(P(k, std::move(*v)));
+          part.index.emplace(std::move(k), slot);
+        }
+      }
+    }
+
+    std::size_t size() const override {
+      std::size_t n = 0;
+      for (const auto& part : parts_) n += part.index.size();
+      return n;
+    }
+
+   protected:
+    void commit(StateVersionBase& base) override {
+      auto& version = static_cast<Version&>(base);
+      for (std::size_t p = 0; p < parts_.size(); ++p) {
+        Partition& part = parts_[p];
+        Update& update = version.parts[p];
+        part.slots = update.slots;
+        for (const K& key : update.removed) part.index.erase(key);
+        for (auto& [key, slot] : update.added) part.index.emplace(std::move(key), slot);
+        for (auto& key : update.changed) dirty_.insert_or_assign(std::move(key), true);
+        update.added.clear();
+        update.removed.clear();
+        update.changed.clear();
+        update.slots = PersistentSlots<P>();  // the version keeps its snapshot only
+      }
+    }
+
+   private:
+    std::vector<Partition> parts_;
+    CombinerMap<K, bool> dirty_;  // keys changed since the last save
+  };
 
   DStreamNodePtr<P> reduced_;
   Duration window_;
-  int partitions_;
   F f_;
   InvF inv_f_;
   std::function<bool(const P&)> filter_;
-  std::vector<Partition> parts_;
-  std::optional<Time> state_time_;  // the window time parts_ holds
+  std::shared_ptr<Store> store_;
+  HeldInputs<P> held_;
 };
 
 }  // namespace detail

@@ -1,0 +1,164 @@
+// The state of stateful streams as an engine object: one store per (stateful stream, partition),
+// versioned by batch time. Every stateful operation (updateStateByKey, mapWithState,
+// the incremental reduceByKeyAndWindow) keeps its state here and changes it the same way:
+// - the RDD a stateful stream generates for batch t is a *version*: an ordinary RDD whose task p
+//   computes partition p's next state from the committed state (at `base`) and the input of every
+//   batch since then, and keeps the result in the version;
+// - every output of the batch reads that one result, so nothing is applied twice;
+// - at the end of the batch, on the batch thread while no stage runs, the newest version whose
+//   partitions all succeeded is committed; an incomplete one (a task threw) is dropped, so the
+//   committed state stays at the previous batch and the next batch retries the failed batch's
+//   records from there (Spark recomputes the failed state RDD from lineage to the same effect);
+// - the committed state is what checkpoints save and restore, and what an MPI rank will own.
+// Thread-safety: a version's partitions are computed by worker threads, each once (concurrent
+// readers of one partition wait for the first); the committed state changes only in
+// finishBatch(), which the streaming core calls between stages.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <map>
+#include <sluice/rdd.hpp>
+#include <sluice/serialization.hpp>
+#include <sluice/streaming/dstream.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice::detail {
+
+class StreamingCore;
+
+// One version of a store: batch time t's next state, computed from the committed state at base.
+class StateVersionBase {
+ public:
+  // A detached version does not build on the committed state (a window computed from its
+  // batches alone, out of sequence): always readable, never committed.
+  StateVersionBase(Time time, std::optional<Time> base, int partitions, bool detached = false);
+  virtual ~StateVersionBase();
+  StateVersionBase(const StateVersionBase&) = delete;
+  StateVersionBase& operator=(const StateVersionBase&) = delete;
+
+  Time time() const noexcept { return time_; }
+  const std::optional<Time>& base() const noexcept { return base_; }
+  int numPartitions() const noexcept { return partitions_; }
+  bool detached() const noexcept { return detached_; }
+  // Runs compute() for partition p unless it already succeeded; a compute() that throws leaves p
+  // to be tried again by the next reader.
+  void computeOnce(int p, const std::function<void()>& compute);
+  bool complete() const noexcept;
+
+ private:
+  struct Slot;
+  Time time_;
+  std::optional<Time> base_;
+  int partitions_;
+  bool detached_;
+  std::unique_ptr<Slot[]> slots_;
+  std::atomic<int> done_{0};
+};
+
+class StateStoreBase {
+ public:
+  // `name` identifies the stream in messages and checkpoints (its uid).
+  StateStoreBase(std::string kind, int partitions);
+  virtual ~StateStoreBase();
+  StateStoreBase(const StateStoreBase&) = delete;
+  StateStoreBase& operator=(const StateStoreBase&) = delete;
+
+  const std::string& kind() const noexcept { return kind_; }
+  int numPartitions() const noexcept { return partitions_; }
+  // The batch time of the committed state; none before the first commit.
+  std::optional<Time> committedTime() const noexcept { return committed_; }
+
+  // Called by the streaming core at the end of every batch, between stages: commits the newest
+  // complete pending version whose base is the committed state, drops every other pending one.
+  // Returns whether the committed state changed.
+  bool finishBatch();
+
+  // Committed state for checkpoints. `full`: every key; otherwise only the keys changed since
+  // the last save (incremental), each with its value or as removed. Clears the change log.
+  virtual std::string saveState(bool full) = 0;
+  // Applies saved state in checkpoint order (a full save, then incremental ones), committed at
+  // `time`. Throws CheckpointError when the bytes do not decode.
+  virtual void restoreState(std::string_view bytes, bool full) = 0;
+  // Number of keys in the committed state.
+  virtual std::size_t size() const = 0;
+  void setCommittedTime(std::optional<Time> t) noexcept { committed_ = t; }
+
+ protected:
+  // A version the next finishBatch() may commit.
+  void addPending(std::shared_ptr<StateVersionBase> version);
+  // Makes `version` the committed state (it is complete and its base is the committed time).
+  virtual void commit(StateVersionBase& version) = 0;
+  // Throws when version's base is no longer the committed state: its inputs were computed
+  // against state that has moved on (an RDD of a dropped or superseded version read late).
+  void checkReadable(const StateVersionBase& version) const;
+
+ private:
+  std::string kind_;
+  int partitions_;
+  std::optional<Time> committed_;
+  std::vector<std::shared_ptr<StateVersionBase>> pending_;
+};
+
+// Reads partition p of a version: runs `body(tc, p, out)` over the version's inputs, which are the
+// node's narrow dependencies (their shuffles run first as for any stage).
+template <class T, class Body>
+class StateVersionNode final : public Node<T> {
+ public:
+  StateVersionNode(std::shared_ptr<Runtime> runtime, int partitions,
+                   std::vector<std::shared_ptr<NodeBase>> inputs, Body body)
+      : Node<T>(std::move(runtime), partitions), inputs_(std::move(inputs)), body_(std::move(body)) {
+    this->setHashPartitions(partitions);
+  }
+  void visitDependencies(const DependencyVisitor& visitor) override {
+    for (auto& input : inputs_) visitor.narrow(*input);
+  }
+
+ protected:
+  void compute(TaskContext& tc, int partition, Sink<T>& out) override { body_(tc, partition, out); }
+
+ private:
+  std::vector<std::shared_ptr<NodeBase>> inputs_;
+  Body body_;
+};
+
+// The parent's RDDs that a stateful stream may still read: those of batches the committed state
+// does not include yet (a failed batch's input stays here until a later version commits, so its
+// records are retried, as Spark recomputes a failed state RDD from lineage) and, for a window,
+// those still inside the committed window. Held RDDs are reused; the others are asked of the
+// parent (after a restart they are regenerated from the recorded input). Batch thread only.
+template <class T>
+class HeldInputs {
+ public:
+  // The parent's RDD (or none) at every time of its grid in (after, to], oldest first.
+  std::vector<std::pair<Time, std::optional<RDD<T>>>> range(DStreamNode<T>& parent, Time after,
+                                                            Time to) {
+    std::vector<std::pair<Time, std::optional<RDD<T>>>> inputs;
+    for (Time u = after + parent.slideDuration(); u <= to; u = u + parent.slideDuration()) {
+      auto it = held_.find(u);
+      if (it == held_.end()) it = held_.emplace(u, parent.getOrCompute(u)).first;
+      inputs.push_back(*it);
+    }
+    return inputs;
+  }
+  void forgetUpTo(Time t) { held_.erase(held_.begin(), held_.upper_bound(t)); }
+
+ private:
+  std::map<Time, std::optional<RDD<T>>> held_;
+};
+
+// Decodes checkpointed state, turning a decoding failure into CheckpointError.
+template <class T>
+T decodeState(std::string_view bytes, const std::string& store) {
+  try {
+    return deserialize<T>(bytes);
+  } catch (const Error& e) {
+    throw CheckpointError("Cannot restore the state of " + store + ": " + e.what());
+  }
+}
+
+}  // namespace sluice::detail

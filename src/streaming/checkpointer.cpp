@@ -1,0 +1,172 @@
+#include "streaming/checkpointer.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <set>
+#include <sluice/error.hpp>
+#include <sluice/log.hpp>
+#include <sluice/serialization.hpp>
+#include <sluice/streaming/core.hpp>
+#include <sluice/streaming/state_store.hpp>
+#include <tuple>
+
+namespace sluice::detail {
+namespace {
+
+constexpr std::string_view kMeta = "meta";
+constexpr std::string_view kInputPrefix = "input/";
+constexpr std::string_view kStatePrefix = "state/";
+
+// A stream's saved state: (has committed state, its batch time, full, the store's bytes).
+using StateRecord = std::tuple<bool, std::int64_t, bool, std::string>;
+
+std::string encodeMeta(const CheckpointMeta& m) {
+  return serialize(std::make_tuple(m.batch_ms, m.zero_ms, m.time_ms, m.stateful, m.inputs));
+}
+
+CheckpointMeta decodeMeta(const CheckpointFile& file) {
+  const CheckpointSection* section = file.find(kMeta);
+  if (section == nullptr) {
+    throw CheckpointError(fmt::format("Checkpoint '{}' has no meta section", file.path));
+  }
+  CheckpointMeta m;
+  try {
+    std::tie(m.batch_ms, m.zero_ms, m.time_ms, m.stateful, m.inputs) =
+        deserialize<std::tuple<std::int64_t, std::int64_t, std::int64_t, std::vector<std::string>,
+                               std::vector<std::string>>>(section->payload);
+  } catch (const Error& e) {
+    throw CheckpointError(fmt::format("Checkpoint '{}': bad meta section: {}", file.path, e.what()));
+  }
+  return m;
+}
+
+// "what is missing and what is new" between a checkpoint's names and the graph's.
+std::string mismatch(const char* what, const std::vector<std::string>& saved,
+                     const std::vector<std::string>& graph) {
+  const std::set<std::string> a(saved.begin(), saved.end()), b(graph.begin(), graph.end());
+  std::vector<std::string> missing, added;
+  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(missing));
+  std::set_difference(b.begin(), b.end(), a.begin(), a.end(), std::back_inserter(added));
+  if (missing.empty() && added.empty()) return {};
+  return fmt::format("{}: in the checkpoint but not in the graph: [{}]; in the graph but not in "
+                     "the checkpoint: [{}]",
+                     what, fmt::join(missing, ", "), fmt::join(added, ", "));
+}
+
+}  // namespace
+
+Checkpointer::Checkpointer(std::shared_ptr<FileSystem> fs, std::string dir, int keep)
+    : fs_(std::move(fs)), dir_(std::move(dir)), keep_(keep) {}
+
+void Checkpointer::write(const CheckpointMeta& meta, const std::vector<Stateful>& stateful,
+                         const std::vector<Input>& inputs) {
+  CheckpointFile file;
+  file.time_ms = meta.time_ms;
+  file.sections.push_back({std::string(kMeta), encodeMeta(meta)});
+  for (const auto& in : inputs) {
+    std::string data = in.input->checkpointData(Time(meta.time_ms));
+    if (!data.empty()) {
+      file.sections.push_back({std::string(kInputPrefix) + in.identity, std::move(data)});
+    }
+  }
+  auto chains = chains_;
+  for (const auto& s : stateful) {
+    auto& chain = chains[s.identity];
+    if (!s.due && !chain.empty()) continue;
+    const bool full = force_full_ || chain.empty() ||
+                      static_cast<int>(chain.size()) >= kCompactEvery;
+    const auto committed = s.store->committedTime();
+    // A stream without state yet saves an empty state at t, so a restart does not replay from
+    // the zero time.
+    StateRecord record(true, committed ? committed->milliseconds() : meta.time_ms, full,
+                       s.store->saveState(full));
+    file.sections.push_back({std::string(kStatePrefix) + s.identity, serialize(record)});
+    if (full) chain.clear();
+    chain.push_back(meta.time_ms);
+  }
+  std::set<std::int64_t> deps;
+  for (const auto& s : stateful) {
+    for (std::int64_t t : chains[s.identity]) {
+      if (t != meta.time_ms) deps.insert(t);
+    }
+  }
+  file.depends_on.assign(deps.begin(), deps.end());
+  try {
+    writeCheckpointFile(*fs_, dir_, file);
+  } catch (...) {
+    // The incremental saves above cleared the stores' change logs: only full saves are safe now.
+    force_full_ = true;
+    throw;
+  }
+  force_full_ = false;
+  chains_ = std::move(chains);
+  retainCheckpoints(*fs_, dir_, keep_);
+}
+
+std::optional<CheckpointMeta> Checkpointer::restore(std::int64_t batch_ms,
+                                                    const std::vector<Stateful>& stateful,
+                                                    const std::vector<Input>& inputs) {
+  auto loaded = loadLatestCheckpoint(*fs_, dir_);
+  if (!loaded) return std::nullopt;
+  const CheckpointFile& newest = loaded->back();
+  CheckpointMeta meta = decodeMeta(newest);
+  if (meta.batch_ms != batch_ms) {
+    throw CheckpointError(fmt::format(
+        "Checkpoint '{}' was written with a batch duration of {} ms, the graph has {} ms",
+        newest.path, meta.batch_ms, batch_ms));
+  }
+  std::vector<std::string> graph_stateful, graph_inputs;
+  for (const auto& s : stateful) graph_stateful.push_back(s.identity);
+  for (const auto& in : inputs) graph_inputs.push_back(in.identity);
+  std::string problems = mismatch("stateful streams", meta.stateful, graph_stateful);
+  if (std::string p = mismatch("input streams", meta.inputs, graph_inputs); !p.empty()) {
+    problems += (problems.empty() ? "" : "; ") + p;
+  }
+  if (!problems.empty()) {
+    throw CheckpointError(fmt::format(
+        "The checkpoint '{}' does not match the streaming graph ({}). Name stateful streams and "
+        "inputs with uid(\"...\") to keep their state across code changes, or start fresh "
+        "(getOrCreate with create_on_error, or a new checkpoint directory)",
+        newest.path, problems));
+  }
+  chains_.clear();
+  for (const auto& s : stateful) {
+    // The newest full save in the chain, then the incremental ones after it.
+    std::vector<std::pair<std::int64_t, StateRecord>> records;
+    for (const auto& file : *loaded) {
+      const CheckpointSection* section = file.find(std::string(kStatePrefix) + s.identity);
+      if (section == nullptr) continue;
+      StateRecord record;
+      try {
+        record = deserialize<StateRecord>(section->payload);
+      } catch (const Error& e) {
+        throw CheckpointError(
+            fmt::format("Checkpoint '{}': bad state of {}: {}", file.path, s.identity, e.what()));
+      }
+      if (std::get<2>(record)) records.clear();
+      records.emplace_back(file.time_ms, std::move(record));
+    }
+    if (records.empty() || !std::get<2>(records.front().second)) {
+      throw CheckpointError(fmt::format("Checkpoint '{}' holds no full state of {}", newest.path,
+                                        s.identity));
+    }
+    auto& chain = chains_[s.identity];
+    for (auto& [time, record] : records) {
+      s.store->restoreState(std::get<3>(record), std::get<2>(record));
+      s.store->setCommittedTime(Time(std::get<1>(record)));
+      chain.push_back(time);
+    }
+  }
+  for (const auto& in : inputs) {
+    if (const auto* section = newest.find(std::string(kInputPrefix) + in.identity)) {
+      in.input->restoreCheckpointData(section->payload);
+    }
+  }
+  log(LogLevel::kInfo, fmt::format("Restored the streaming state from checkpoint '{}' (batch {})",
+                                   newest.path, Time(meta.time_ms).toString()));
+  return meta;
+}
+
+}  // namespace sluice::detail

@@ -1,0 +1,71 @@
+#include <fmt/format.h>
+
+#include <mutex>
+#include <sluice/error.hpp>
+#include <sluice/streaming/state_store.hpp>
+
+namespace sluice::detail {
+
+struct StateVersionBase::Slot {
+  std::mutex mu;
+  bool done = false;
+};
+
+StateVersionBase::StateVersionBase(Time time, std::optional<Time> base, int partitions,
+                                   bool detached)
+    : time_(time),
+      base_(base),
+      partitions_(partitions),
+      detached_(detached),
+      slots_(std::make_unique<Slot[]>(static_cast<std::size_t>(partitions))) {}
+
+StateVersionBase::~StateVersionBase() = default;
+
+void StateVersionBase::computeOnce(int p, const std::function<void()>& compute) {
+  Slot& slot = slots_[static_cast<std::size_t>(p)];
+  std::lock_guard lock(slot.mu);
+  if (slot.done) return;
+  compute();
+  slot.done = true;
+  done_.fetch_add(1, std::memory_order_acq_rel);
+}
+
+bool StateVersionBase::complete() const noexcept {
+  return done_.load(std::memory_order_acquire) == partitions_;
+}
+
+StateStoreBase::StateStoreBase(std::string kind, int partitions)
+    : kind_(std::move(kind)), partitions_(partitions) {}
+
+StateStoreBase::~StateStoreBase() = default;
+
+void StateStoreBase::addPending(std::shared_ptr<StateVersionBase> version) {
+  if (!version->detached()) pending_.push_back(std::move(version));
+}
+
+bool StateStoreBase::finishBatch() {
+  std::shared_ptr<StateVersionBase> newest;
+  for (auto& version : pending_) {
+    if (version->complete() && version->base() == committed_ &&
+        (!newest || version->time() > newest->time())) {
+      newest = version;
+    }
+  }
+  pending_.clear();
+  if (!newest) return false;
+  commit(*newest);
+  committed_ = newest->time();
+  return true;
+}
+
+void StateStoreBase::checkReadable(const StateVersionBase& version) const {
+  if (version.detached() || version.base() == committed_) return;
+  throw IllegalStateError(fmt::format(
+      "The state of {} at {} is no longer available: it was computed from the state at {}, "
+      "and the state has since moved to {}",
+      kind_, version.time().toString(),
+      version.base() ? version.base()->toString() : std::string("the start"),
+      committed_ ? committed_->toString() : std::string("the start")));
+}
+
+}  // namespace sluice::detail
