@@ -20,6 +20,7 @@ constexpr std::string_view kInputPrefix = "input/";
 constexpr std::string_view kStatePrefix = "state/";
 
 // A stream's saved state: (has committed state, its batch time, full, the store's bytes).
+// Without committed state a restart replays the stream's input from the zero time.
 using StateRecord = std::tuple<bool, std::int64_t, bool, std::string>;
 
 std::string encodeMeta(const CheckpointMeta& m) {
@@ -42,14 +43,22 @@ CheckpointMeta decodeMeta(const CheckpointFile& file) {
   return m;
 }
 
-// "what is missing and what is new" between a checkpoint's names and the graph's.
+// "what is missing and what is new" between a checkpoint's names and the graph's; streams new
+// to the checkpoint are accepted when they have a uid.
+template <class Entry>
 std::string mismatch(const char* what, const std::vector<std::string>& saved,
-                     const std::vector<std::string>& graph) {
-  const std::set<std::string> a(saved.begin(), saved.end()), b(graph.begin(), graph.end());
+                     const std::vector<Entry>& graph) {
+  const std::set<std::string> a(saved.begin(), saved.end());
+  std::set<std::string> b;
   std::vector<std::string> missing, added;
+  for (const auto& e : graph) {
+    b.insert(e.identity);
+    if (!a.contains(e.identity) && !e.named) added.push_back(e.identity);
+  }
   std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(missing));
-  std::set_difference(b.begin(), b.end(), a.begin(), a.end(), std::back_inserter(added));
   if (missing.empty() && added.empty()) return {};
+  added.clear();
+  std::set_difference(b.begin(), b.end(), a.begin(), a.end(), std::back_inserter(added));
   return fmt::format("{}: in the checkpoint but not in the graph: [{}]; in the graph but not in "
                      "the checkpoint: [{}]",
                      what, fmt::join(missing, ", "), fmt::join(added, ", "));
@@ -78,9 +87,7 @@ void Checkpointer::write(const CheckpointMeta& meta, const std::vector<Stateful>
     const bool full = force_full_ || chain.empty() ||
                       static_cast<int>(chain.size()) >= kCompactEvery;
     const auto committed = s.store->committedTime();
-    // A stream without state yet saves an empty state at t, so a restart does not replay from
-    // the zero time.
-    StateRecord record(true, committed ? committed->milliseconds() : meta.time_ms, full,
+    StateRecord record(committed.has_value(), committed ? committed->milliseconds() : 0, full,
                        s.store->saveState(full));
     file.sections.push_back({std::string(kStatePrefix) + s.identity, serialize(record)});
     if (full) chain.clear();
@@ -117,11 +124,8 @@ std::optional<CheckpointMeta> Checkpointer::restore(std::int64_t batch_ms,
         "Checkpoint '{}' was written with a batch duration of {} ms, the graph has {} ms",
         newest.path, meta.batch_ms, batch_ms));
   }
-  std::vector<std::string> graph_stateful, graph_inputs;
-  for (const auto& s : stateful) graph_stateful.push_back(s.identity);
-  for (const auto& in : inputs) graph_inputs.push_back(in.identity);
-  std::string problems = mismatch("stateful streams", meta.stateful, graph_stateful);
-  if (std::string p = mismatch("input streams", meta.inputs, graph_inputs); !p.empty()) {
+  std::string problems = mismatch("stateful streams", meta.stateful, stateful);
+  if (std::string p = mismatch("input streams", meta.inputs, inputs); !p.empty()) {
     problems += (problems.empty() ? "" : "; ") + p;
   }
   if (!problems.empty()) {
@@ -148,6 +152,12 @@ std::optional<CheckpointMeta> Checkpointer::restore(std::int64_t batch_ms,
       if (std::get<2>(record)) records.clear();
       records.emplace_back(file.time_ms, std::move(record));
     }
+    if (records.empty() && std::find(meta.stateful.begin(), meta.stateful.end(), s.identity) ==
+                               meta.stateful.end()) {
+      // New to this checkpoint (it has a uid): empty as of the checkpoint's batch.
+      s.store->setCommittedTime(Time(meta.time_ms));
+      continue;
+    }
     if (records.empty() || !std::get<2>(records.front().second)) {
       throw CheckpointError(fmt::format("Checkpoint '{}' holds no full state of {}", newest.path,
                                         s.identity));
@@ -155,7 +165,8 @@ std::optional<CheckpointMeta> Checkpointer::restore(std::int64_t batch_ms,
     auto& chain = chains_[s.identity];
     for (auto& [time, record] : records) {
       s.store->restoreState(std::get<3>(record), std::get<2>(record));
-      s.store->setCommittedTime(Time(std::get<1>(record)));
+      s.store->setCommittedTime(std::get<0>(record) ? std::optional(Time(std::get<1>(record)))
+                                                   : std::nullopt);
       chain.push_back(time);
     }
   }

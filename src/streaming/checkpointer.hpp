@@ -43,11 +43,13 @@ class Checkpointer {
   struct Stateful {
     std::string identity;
     StateStoreBase* store;
-    bool due;  // its data checkpoint is due at this batch
+    bool due;    // its data checkpoint is due at this batch
+    bool named;  // identified by a uid given by the user
   };
   struct Input {
     std::string identity;
     InputBase* input;
+    bool named;
   };
   // Writes the checkpoint of completed batch t. Throws IOError (the previous checkpoints stay
   // intact, and the next data checkpoint of every stream is a full one).
@@ -56,7 +58,9 @@ class Checkpointer {
 
   // Loads the newest valid checkpoint and restores the given streams and inputs from it; returns
   // its meta, or nothing when the directory holds no checkpoint. Throws CheckpointError when the
-  // checkpoint is unusable or its streams do not match `stateful`/`inputs`.
+  // checkpoint is unusable or its streams do not match `stateful`/`inputs`: a stream of the
+  // checkpoint missing from the graph, or one of the graph missing from the checkpoint that has
+  // no uid (a named one is new and starts empty at the checkpoint's time).
   std::optional<CheckpointMeta> restore(std::int64_t batch_ms, const std::vector<Stateful>& stateful,
                                         const std::vector<Input>& inputs);
 

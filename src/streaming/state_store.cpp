@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include <mutex>
+#include <utility>
 #include <sluice/error.hpp>
 #include <sluice/streaming/state_store.hpp>
 
@@ -21,11 +22,13 @@ StateVersionBase::StateVersionBase(Time time, std::optional<Time> base, int part
 
 StateVersionBase::~StateVersionBase() = default;
 
-void StateVersionBase::computeOnce(int p, const std::function<void()>& compute) {
+void StateVersionBase::computeOnce(int p, const TaskContext& tc,
+                                   const std::function<void()>& compute) {
   Slot& slot = slots_[static_cast<std::size_t>(p)];
   std::lock_guard lock(slot.mu);
   if (slot.done) return;
   compute();
+  if (tc.isCancelled()) return;
   slot.done = true;
   done_.fetch_add(1, std::memory_order_acq_rel);
 }
@@ -52,7 +55,12 @@ bool StateStoreBase::finishBatch() {
     }
   }
   pending_.clear();
-  if (!newest) return false;
+  const std::optional<Time> empty_at = std::exchange(empty_at_, std::nullopt);
+  if (!newest) {
+    if (committed_ || !empty_at) return false;
+    committed_ = empty_at;
+    return true;
+  }
   commit(*newest);
   committed_ = newest->time();
   return true;

@@ -176,7 +176,7 @@ std::vector<Checkpointer::Stateful> statefulEntries(
       const auto interval = s->effectiveCheckpointInterval();
       due = interval && (*t - s->zeroTime()).count() % interval->count() == 0;
     }
-    out.push_back({identity, s->stateStore().get(), due});
+    out.push_back({identity, s->stateStore().get(), due, s->uid().has_value()});
   }
   return out;
 }
@@ -184,7 +184,10 @@ std::vector<Checkpointer::Stateful> statefulEntries(
 std::vector<Checkpointer::Input> inputEntries(
     const std::vector<std::pair<std::string, InputBase*>>& inputs) {
   std::vector<Checkpointer::Input> out;
-  for (auto& [identity, input] : inputs) out.push_back({identity, input});
+  // Inputs are named by a uid when their identity is not the default "input@<id>".
+  for (auto& [identity, input] : inputs) {
+    out.push_back({identity, input, identity.rfind("input@", 0) != 0});
+  }
   return out;
 }
 

@@ -170,19 +170,21 @@ void checkUpdateFailsOnce(const std::string& master, bool queue) {
   Harness h(master, "updateFailsOnce");
   auto fail = std::make_shared<std::atomic<bool>>(true);
   auto calls = std::make_shared<CallLog>();
-  DStream<std::string> words = queue ? h.ssc().queueStream(kWords)
-                                     : sluice::testing::detail::testInput(h.sc(), h.ssc(), kWords, 2);
-  auto counts = words.map(pairWithOne())
-                    .updateStateByKeyWithTime(
-                        [fail, calls](Time u, const std::string& key, const std::vector<int>& values,
-                                      std::optional<int> state) -> std::optional<int> {
-                          calls->add(u, key);
-                          if (u == Time(3000) && key == "b" && fail->exchange(false)) {
-                            throw std::runtime_error("update of b failed once");
-                          }
-                          return std::accumulate(values.begin(), values.end(), state.value_or(0));
-                        },
-                        2);
+  DStream<std::string> words = queue
+                                   ? h.ssc().queueStream(kWords)
+                                   : sluice::testing::detail::testInput(h.sc(), h.ssc(), kWords, 2);
+  auto counts =
+      words.map(pairWithOne())
+          .updateStateByKeyWithTime(
+              [fail, calls](Time u, const std::string& key, const std::vector<int>& values,
+                            std::optional<int> state) -> std::optional<int> {
+                calls->add(u, key);
+                if (u == Time(3000) && key == "b" && fail->exchange(false)) {
+                  throw std::runtime_error("update of b failed once");
+                }
+                return std::accumulate(values.begin(), values.end(), state.value_or(0));
+              },
+              2);
   auto out = collectEach(counts);
   const auto truth = runningCounts(kWords);
   for (std::int64_t t = 1000; t <= 6000; t += 1000) {
@@ -427,8 +429,8 @@ TEST_P(StateFailure, MapWithStateFailureInOnePartitionIsAppliedOnce) {
     for (const auto& key : others) {
       const int n = at3.count(key) ? at3.at(key) : 0;
       const int records = records3.count(key) ? records3.at(key) : 0;
-      // Once, or twice if its task was cancelled by the failure and run again.
-      EXPECT_TRUE(n == records || n == 2 * records) << key << ": " << n << " calls";
+      // Once, or more if its task was cancelled by the failure and run again.
+      EXPECT_TRUE(n >= records && n <= 2 * records) << key << ": " << n << " calls";
     }
   }
 }
@@ -437,10 +439,10 @@ TEST_P(StateFailure, MapWithStateRunsOncePerRecordForTwoOutputs) {
   // No failure: the mapped values and the snapshots read one computation of each batch.
   Harness h(GetParam(), "mapWithStateTwoOutputs");
   auto calls = std::make_shared<CallLog>();
-  auto mapped = sluice::testing::detail::testInput(h.sc(), h.ssc(), kWords, 2)
-                    .map(pairWithOne())
-                    .mapWithState(
-                        countingSpec(calls, "", [](Time) { return false; }).numPartitions(2));
+  auto mapped =
+      sluice::testing::detail::testInput(h.sc(), h.ssc(), kWords, 2)
+          .map(pairWithOne())
+          .mapWithState(countingSpec(calls, "", [](Time) { return false; }).numPartitions(2));
   auto values = collectEach(mapped);
   auto snapshots = collectEach(mapped.stateSnapshots());
   for (int k = 0; k < 6; ++k) EXPECT_EQ(h.step(), std::nullopt);
@@ -490,21 +492,39 @@ TEST_P(StateFailure, MapWithStatePersistentFailureKeepsTheCommittedState) {
   }
 }
 
-// A task cancelled because another task of its stage failed must not count as done: its input
-// reads stop early without an error, so what it computed lacks records. The cases stage that
-// race: at 3 s, the key in the other partition than x waits at its first record of 20000 until
-// x has thrown (when tasks run in parallel), so the failure cancels that task midway; the second
-// output then recomputes x's partition. Were the cancelled partition kept, the version would
-// commit without the records it had not read.
+// A task cancelled because another task of its stage failed must not count as done: its reads
+// of the input stop early without an error, so its result lacks records. Each case below stages
+// that race at 3 s with two outputs reading the state: x's partition throws once, but only after
+// the task of the other partition has read the first of its 20000 records of batch 3, which then
+// waits for the throw (masters with 2+ threads), so the failure cancels that task midway; the
+// second output recomputes x's partition, completing the version. Were the cancelled partition
+// kept as done, the batch would commit without the records it had not read.
 constexpr int kMany = 20000;
 
-// Waits (up to a deadline) until `flag` is set, for the first caller only; no-op when `armed` is
-// already clear.
-void waitOnce(std::atomic<bool>& armed, const std::atomic<bool>& flag) {
-  if (!armed.exchange(false)) return;
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (!flag.load() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
-}
+// Stages the race when tasks run in parallel: the failing task throws only once the other task
+// has reached its gate, which then waits for the throw (each wait has a deadline).
+class Race {
+ public:
+  explicit Race(const std::string& master) : parallel_(master != "local[1]") {}
+  void beforeThrow() {
+    if (parallel_) waitFor(reached_);
+    threw_.store(true);
+  }
+  // For the first caller only.
+  void gate() {
+    if (!parallel_ || gated_.exchange(true)) return;
+    reached_.store(true);
+    waitFor(threw_);
+  }
+
+ private:
+  static void waitFor(const std::atomic<bool>& flag) {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (!flag.load() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  }
+  const bool parallel_;
+  std::atomic<bool> gated_{false}, reached_{false}, threw_{false};
+};
 
 // A key that lands in the other of 2 partitions than x.
 std::string otherThanX() {
@@ -521,17 +541,16 @@ TEST_P(StateFailure, MapWithStateTaskCancelledByAFailureIsNotCommitted) {
   input[2].insert(input[2].end(), kMany, other);
   const auto truth = runningCounts(input);
   auto fail = std::make_shared<std::atomic<bool>>(true);
-  auto threw = std::make_shared<std::atomic<bool>>(false);
-  auto armed = std::make_shared<std::atomic<bool>>(GetParam() != "local[1]");
+  auto race = std::make_shared<Race>(GetParam());
   Harness h(GetParam(), "mapWithStateCancelledTask");
   auto spec = sluice::stateSpecFunction<std::string, int, int>(
       [=](Time u, const std::string& key, std::optional<int> value,
           State<int>& state) -> std::optional<Count> {
         if (u == Time(3000) && key == "x" && fail->exchange(false)) {
-          threw->store(true);
+          race->beforeThrow();
           throw std::runtime_error("x failed once");
         }
-        if (u == Time(3000) && key == other) waitOnce(*armed, *threw);
+        if (u == Time(3000) && key == other) race->gate();
         const int n = state.getOption().value_or(0) + value.value_or(0);
         state.update(n);
         return Count(key, n);
@@ -543,7 +562,11 @@ TEST_P(StateFailure, MapWithStateTaskCancelledByAFailureIsNotCommitted) {
   auto snapshots = collectEach(mapped.stateSnapshots());
   for (std::int64_t t = 1000; t <= 5000; t += 1000) {
     auto error = h.step();
-    EXPECT_EQ(t == 3000, contains(error, "x failed once")) << "at " << t;
+    if (t == 3000) {
+      EXPECT_TRUE(contains(error, "x failed once")) << error.value_or("no error");
+    } else {
+      EXPECT_EQ(error, std::nullopt) << "at " << t;
+    }
   }
   for (std::int64_t t = 1000; t <= 5000; t += 1000) {
     const auto k = static_cast<std::size_t>(t / 1000 - 1);
@@ -567,32 +590,34 @@ TEST_P(StateFailure, UpdateStateByKeyTaskCancelledByAFailureIsNotCommitted) {
     truth.push_back(sums);
   }
   auto fail = std::make_shared<std::atomic<bool>>(true);
-  auto threw = std::make_shared<std::atomic<bool>>(false);
-  auto armed = std::make_shared<std::atomic<bool>>(GetParam() != "local[1]");
+  auto race = std::make_shared<Race>(GetParam());
   Harness h(GetParam(), "updateCancelledTask");
-  auto state =
-      sluice::testing::detail::testInput(h.sc(), h.ssc(), input, 2)
-          .transform([=](const sluice::RDD<KV>& rdd) {
-            return rdd.partitionBy(2).mapValues([=](int v) {
-              if (v == 2) waitOnce(*armed, *threw);
-              return v;
-            });
-          })
-          .updateStateByKeyWithTime(
-              [=](Time u, const std::string& key, const std::vector<int>& values,
-                  std::optional<int> s) -> std::optional<int> {
-                if (u == Time(3000) && key == "x" && fail->exchange(false)) {
-                  threw->store(true);
-                  throw std::runtime_error("x failed once");
-                }
-                return std::accumulate(values.begin(), values.end(), s.value_or(0));
-              },
-              2);
+  auto state = sluice::testing::detail::testInput(h.sc(), h.ssc(), input, 2)
+                   .transform([=](const sluice::RDD<KV>& rdd) {
+                     return rdd.partitionBy(2).mapValues([=](int v) {
+                       if (v == 2) race->gate();
+                       return v;
+                     });
+                   })
+                   .updateStateByKeyWithTime(
+                       [=](Time u, const std::string& key, const std::vector<int>& values,
+                           std::optional<int> s) -> std::optional<int> {
+                         if (u == Time(3000) && key == "x" && fail->exchange(false)) {
+                           race->beforeThrow();
+                           throw std::runtime_error("x failed once");
+                         }
+                         return std::accumulate(values.begin(), values.end(), s.value_or(0));
+                       },
+                       2);
   auto first = collectEach(state);
   auto second = collectEach(state.map([](KV kv) { return kv; }));
   for (std::int64_t t = 1000; t <= 5000; t += 1000) {
     auto error = h.step();
-    EXPECT_EQ(t == 3000, contains(error, "x failed once")) << "at " << t;
+    if (t == 3000) {
+      EXPECT_TRUE(contains(error, "x failed once")) << error.value_or("no error");
+    } else {
+      EXPECT_EQ(error, std::nullopt) << "at " << t;
+    }
   }
   for (std::int64_t t = 1000; t <= 5000; t += 1000) {
     const auto k = static_cast<std::size_t>(t / 1000 - 1);
@@ -652,8 +677,7 @@ void checkWindowReduceFailsOnce(const std::string& master, const Batches<KV>& in
   const auto expected = windowSums(input);
   for (std::int64_t t = 1000; t <= n * 1000; t += 1000) {
     if (t == 3000) continue;
-    EXPECT_EQ(sortedBatch(*out, t), expected[static_cast<std::size_t>(t / 1000 - 1)])
-        << "at " << t;
+    EXPECT_EQ(sortedBatch(*out, t), expected[static_cast<std::size_t>(t / 1000 - 1)]) << "at " << t;
   }
 }
 
@@ -682,27 +706,26 @@ TEST_P(StateFailure, ReduceByKeyAndWindowFailedBatchReduceRecovers) {
 
 TEST_P(StateFailure, ReduceByKeyAndWindowTaskCancelledByAFailureIsNotCommitted) {
   // The same race for the window: at 3 s, f throws once in x's partition, adding x's entering
-  // 1000; the other partition's batch reduce waits at its first f until then. Two outputs read
-  // the window.
+  // 1000; the other partition's batch reduce (f(3, 3) for each of its keys, which come in both
+  // input slices) waits at its first f until then. Two outputs read the window.
   const int px = sluice::partitionOf(std::string("x"), 2);
   std::vector<KV> many;
   for (int i = 0; static_cast<int>(many.size()) < kMany; ++i) {
     std::string k = "k" + std::to_string(i);
-    if (sluice::partitionOf(k, 2) != px) many.emplace_back(std::move(k), 1);
+    if (sluice::partitionOf(k, 2) != px) many.emplace_back(std::move(k), 3);
   }
   Batches<KV> input{{{"x", 1}}, {{"x", 1}}, many, {{"x", 1}}, {}, {}};
   input[2].insert(input[2].end(), many.begin(), many.end());  // each key in both input slices
   input[2].emplace_back("x", 1000);
   auto fail = std::make_shared<std::atomic<bool>>(true);
-  auto threw = std::make_shared<std::atomic<bool>>(false);
-  auto armed = std::make_shared<std::atomic<bool>>(GetParam() != "local[1]");
+  auto race = std::make_shared<Race>(GetParam());
   Harness h(GetParam(), "windowCancelledTask");
   auto failing_plus = [=](int a, int b) {
     if ((a >= 1000 || b >= 1000) && fail->exchange(false)) {
-      threw->store(true);
+      race->beforeThrow();
       throw std::runtime_error("x failed once");
     }
-    if (a == 1 && b == 1) waitOnce(*armed, *threw);
+    if (a == 3 && b == 3) race->gate();
     return a + b;
   };
   auto window = sluice::testing::detail::testInput(h.sc(), h.ssc(), input, 2)
@@ -711,7 +734,11 @@ TEST_P(StateFailure, ReduceByKeyAndWindowTaskCancelledByAFailureIsNotCommitted) 
   auto second = collectEach(window.map([](KV kv) { return kv; }));
   for (std::int64_t t = 1000; t <= 6000; t += 1000) {
     auto error = h.step();
-    EXPECT_EQ(t == 3000, contains(error, "x failed once")) << "at " << t;
+    if (t == 3000) {
+      EXPECT_TRUE(contains(error, "x failed once")) << error.value_or("no error");
+    } else {
+      EXPECT_EQ(error, std::nullopt) << "at " << t;
+    }
   }
   const auto expected = windowSums(input);
   for (std::int64_t t = 1000; t <= 6000; t += 1000) {

@@ -56,12 +56,15 @@ class StateNode final : public DStreamNode<std::pair<K, S>> {
     }
     const bool has_input =
         std::any_of(steps.begin(), steps.end(), [](const auto& s) { return s.second != nullptr; });
-    if (!base && !initial && !has_input) return std::nullopt;
+    if (!base && !initial && !has_input) {
+      store_->noteEmpty(t);
+      return std::nullopt;
+    }
     auto version = std::make_shared<Version>(t, base, n);
     store_->addVersion(version);
     auto body = [store = store_, version, steps = std::move(steps), initial, f = f_](
                     TaskContext& tc, int p, Sink<P>& out) {
-      version->computeOnce(p, [&] {
+      version->computeOnce(p, tc, [&] {
         store->checkReadable(*version);
         F fn = f;
         store->advance(tc, p, initial, steps, fn, version->parts[static_cast<std::size_t>(p)]);
@@ -92,6 +95,7 @@ class StateNode final : public DStreamNode<std::pair<K, S>> {
           parts_(static_cast<std::size_t>(n), std::make_shared<const std::vector<P>>()) {}
     void addVersion(std::shared_ptr<Version> v) { addPending(std::move(v)); }
     using StateStoreBase::checkReadable;
+    using StateStoreBase::noteEmpty;
 
     // Brings partition p from the committed state (or the initial RDD) through every step.
     void advance(TaskContext& tc, int p, const NodePtr<P>& initial,
@@ -167,6 +171,7 @@ class StateNode final : public DStreamNode<std::pair<K, S>> {
       drainMap(changes_, [&](K&& k, std::optional<S>&& s) {
         changes.emplace_back(std::move(k), std::move(s));
       });
+      changes_.clear();
       return serialize(changes);
     }
 
@@ -532,7 +537,7 @@ class MapWithStateNode final : public DStreamNode<M> {
   auto ensurer(const std::shared_ptr<Version>& version) const {
     return [store = store_, version, f = spec_.function(), timeout = spec_.idleTimeout()](
                TaskContext& tc, int p) {
-      version->computeOnce(p, [&] {
+      version->computeOnce(p, tc, [&] {
         store->checkReadable(*version);
         F fn = f;
         advance(tc, store->committed(p), *version, p, fn, timeout);

@@ -45,9 +45,10 @@ class StateVersionBase {
   const std::optional<Time>& base() const noexcept { return base_; }
   int numPartitions() const noexcept { return partitions_; }
   bool detached() const noexcept { return detached_; }
-  // Runs compute() for partition p unless it already succeeded; a compute() that throws leaves p
-  // to be tried again by the next reader.
-  void computeOnce(int p, const std::function<void()>& compute);
+  // Runs compute() for partition p unless it already succeeded; a compute() that throws, or
+  // whose task was cancelled meanwhile (its inputs then end early), leaves p to be tried again by
+  // the next reader.
+  void computeOnce(int p, const TaskContext& tc, const std::function<void()>& compute);
   bool complete() const noexcept;
 
  private:
@@ -93,6 +94,9 @@ class StateStoreBase {
   void addPending(std::shared_ptr<StateVersionBase> version);
   // Makes `version` the committed state (it is complete and its base is the committed time).
   virtual void commit(StateVersionBase& version) = 0;
+  // Batch t found no state and no input: if nothing else commits, the (empty) state is
+  // committed at t, so a restart does not replay the batches before it.
+  void noteEmpty(Time t) noexcept { empty_at_ = t; }
   // Throws when version's base is no longer the committed state: its inputs were computed
   // against state that has moved on (an RDD of a dropped or superseded version read late).
   void checkReadable(const StateVersionBase& version) const;
@@ -101,6 +105,7 @@ class StateStoreBase {
   std::string kind_;
   int partitions_;
   std::optional<Time> committed_;
+  std::optional<Time> empty_at_;
   std::vector<std::shared_ptr<StateVersionBase>> pending_;
 };
 

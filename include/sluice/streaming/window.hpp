@@ -108,7 +108,7 @@ class ReducedWindowedNode final : public DStreamNode<std::pair<K, V>> {
     store_->addVersion(version);
     auto body = [store = store_, version, f = f_, inv_f = inv_f_, filter = filter_](
                     TaskContext& tc, int p, Sink<P>& out) {
-      version->computeOnce(p, [&] {
+      version->computeOnce(p, tc, [&] {
         store->checkReadable(*version);
         store->slide(tc, p, *version, f, inv_f, filter);
       });
