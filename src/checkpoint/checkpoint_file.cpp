@@ -1,5 +1,7 @@
 #include "checkpoint/checkpoint_file.hpp"
 
+#include "core/crash_point.hpp"
+
 #include <fmt/format.h>
 #include <zstd.h>
 
@@ -506,7 +508,9 @@ void writeCheckpointFile(FileSystem& fs, const std::string& dir, const Checkpoin
     out->sync();
     out->close();
     out.reset();
+    crashPoint("checkpoint-written");
     fs.rename(temp_path, path);
+    crashPoint("checkpoint-renamed");
   } catch (...) {
     out.reset();  // closes silently if still open
     try {

@@ -11,6 +11,8 @@
 #include <sluice/rdd/text_output.hpp>
 #include <utility>
 
+#include "core/crash_point.hpp"
+
 namespace sluice::detail {
 namespace {
 
@@ -70,6 +72,7 @@ void TextOutputCommitter::commit() {
   PartFileWriter success(temp_path_ + "/_SUCCESS");
   success.close();
   syncPath(temp_path_);
+  crashPoint("output-staged");
   std::error_code ec;
   const bool exists = std::filesystem::exists(path_, ec);
   if (exists && !overwrite_) {

@@ -9,6 +9,7 @@
 #include <set>
 #include <unordered_set>
 
+#include "core/crash_point.hpp"
 #include "io/file_system.hpp"
 #include "streaming/checkpointer.hpp"
 
@@ -572,6 +573,7 @@ void StreamingCore::runBatch(Time t) {
   }
   // The batch's stateful versions that succeeded become the committed state, then the
   // checkpoint records the batch as done.
+  crashPoint("batch-computed");
   for (auto& [identity, stream] : stateful_) stream->stateStore()->finishBatch();
   try {
     writeCheckpoint(t, false);
