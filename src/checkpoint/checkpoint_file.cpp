@@ -1,7 +1,5 @@
 #include "checkpoint/checkpoint_file.hpp"
 
-#include "core/crash_point.hpp"
-
 #include <fmt/format.h>
 #include <zstd.h>
 
@@ -15,6 +13,8 @@
 #include <sluice/error.hpp>
 #include <sluice/log.hpp>
 #include <utility>
+
+#include "core/crash_point.hpp"
 
 #if defined(__x86_64__)
 #include <nmmintrin.h>

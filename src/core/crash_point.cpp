@@ -1,7 +1,7 @@
 #include "core/crash_point.hpp"
 
-#include <csignal>
 #include <atomic>
+#include <csignal>
 #include <cstdlib>
 #include <string>
 
@@ -19,7 +19,8 @@ CrashSpec* parseSpec() {
   const std::string spec(env);
   const auto colon = spec.rfind(':');
   auto* parsed = new CrashSpec{spec.substr(0, colon), 1};  // lives for the process
-  if (colon != std::string::npos) parsed->remaining = std::strtol(spec.c_str() + colon + 1, nullptr, 10);
+  if (colon != std::string::npos)
+    parsed->remaining = std::strtol(spec.c_str() + colon + 1, nullptr, 10);
   return parsed;
 }
 

@@ -8,8 +8,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <utility>
 #include <sluice/error.hpp>
+#include <utility>
 
 namespace sluice::detail {
 namespace {
@@ -122,7 +122,8 @@ class LocalFileSystem final : public FileSystem {
   }
 
   void truncate(const std::string& path, std::size_t size) override {
-    if (::truncate(path.c_str(), static_cast<off_t>(size)) != 0) fail("Cannot truncate", path, errno);
+    if (::truncate(path.c_str(), static_cast<off_t>(size)) != 0)
+      fail("Cannot truncate", path, errno);
   }
 };
 

@@ -38,7 +38,8 @@ CheckpointMeta decodeMeta(const CheckpointFile& file) {
         deserialize<std::tuple<std::int64_t, std::int64_t, std::int64_t, std::vector<std::string>,
                                std::vector<std::string>>>(section->payload);
   } catch (const Error& e) {
-    throw CheckpointError(fmt::format("Checkpoint '{}': bad meta section: {}", file.path, e.what()));
+    throw CheckpointError(
+        fmt::format("Checkpoint '{}': bad meta section: {}", file.path, e.what()));
   }
   return m;
 }
@@ -59,9 +60,10 @@ std::string mismatch(const char* what, const std::vector<std::string>& saved,
   if (missing.empty() && added.empty()) return {};
   added.clear();
   std::set_difference(b.begin(), b.end(), a.begin(), a.end(), std::back_inserter(added));
-  return fmt::format("{}: in the checkpoint but not in the graph: [{}]; in the graph but not in "
-                     "the checkpoint: [{}]",
-                     what, fmt::join(missing, ", "), fmt::join(added, ", "));
+  return fmt::format(
+      "{}: in the checkpoint but not in the graph: [{}]; in the graph but not in "
+      "the checkpoint: [{}]",
+      what, fmt::join(missing, ", "), fmt::join(added, ", "));
 }
 
 }  // namespace
@@ -84,8 +86,8 @@ void Checkpointer::write(const CheckpointMeta& meta, const std::vector<Stateful>
   for (const auto& s : stateful) {
     auto& chain = chains[s.identity];
     if (!s.due && !chain.empty()) continue;
-    const bool full = force_full_ || chain.empty() ||
-                      static_cast<int>(chain.size()) >= kCompactEvery;
+    const bool full =
+        force_full_ || chain.empty() || static_cast<int>(chain.size()) >= kCompactEvery;
     const auto committed = s.store->committedTime();
     StateRecord record(committed.has_value(), committed ? committed->milliseconds() : 0, full,
                        s.store->saveState(full));
@@ -152,21 +154,21 @@ std::optional<CheckpointMeta> Checkpointer::restore(std::int64_t batch_ms,
       if (std::get<2>(record)) records.clear();
       records.emplace_back(file.time_ms, std::move(record));
     }
-    if (records.empty() && std::find(meta.stateful.begin(), meta.stateful.end(), s.identity) ==
-                               meta.stateful.end()) {
+    if (records.empty() &&
+        std::find(meta.stateful.begin(), meta.stateful.end(), s.identity) == meta.stateful.end()) {
       // New to this checkpoint (it has a uid): empty as of the checkpoint's batch.
       s.store->setCommittedTime(Time(meta.time_ms));
       continue;
     }
     if (records.empty() || !std::get<2>(records.front().second)) {
-      throw CheckpointError(fmt::format("Checkpoint '{}' holds no full state of {}", newest.path,
-                                        s.identity));
+      throw CheckpointError(
+          fmt::format("Checkpoint '{}' holds no full state of {}", newest.path, s.identity));
     }
     auto& chain = chains_[s.identity];
     for (auto& [time, record] : records) {
       s.store->restoreState(std::get<3>(record), std::get<2>(record));
       s.store->setCommittedTime(std::get<0>(record) ? std::optional(Time(std::get<1>(record)))
-                                                   : std::nullopt);
+                                                    : std::nullopt);
       chain.push_back(time);
     }
   }

@@ -61,7 +61,8 @@ class Checkpointer {
   // checkpoint is unusable or its streams do not match `stateful`/`inputs`: a stream of the
   // checkpoint missing from the graph, or one of the graph missing from the checkpoint that has
   // no uid (a named one is new and starts empty at the checkpoint's time).
-  std::optional<CheckpointMeta> restore(std::int64_t batch_ms, const std::vector<Stateful>& stateful,
+  std::optional<CheckpointMeta> restore(std::int64_t batch_ms,
+                                        const std::vector<Stateful>& stateful,
                                         const std::vector<Input>& inputs);
 
  private:

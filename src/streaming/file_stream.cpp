@@ -131,7 +131,7 @@ class FileInputNode final : public DStreamNode<std::string>, public InputBase {
   std::string directory_;
   std::int64_t initial_threshold_ms_;
   std::map<std::string, std::int64_t> selected_;  // path -> batch time that took it
-  BatchFiles batch_files_;                         // batch time -> the files it took
+  BatchFiles batch_files_;                        // batch time -> the files it took
 };
 
 }  // namespace

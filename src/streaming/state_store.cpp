@@ -1,9 +1,9 @@
 #include <fmt/format.h>
 
 #include <mutex>
-#include <utility>
 #include <sluice/error.hpp>
 #include <sluice/streaming/state_store.hpp>
+#include <utility>
 
 namespace sluice::detail {
 

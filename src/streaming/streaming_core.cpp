@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <charconv>
+#include <set>
 #include <sluice/error.hpp>
 #include <sluice/log.hpp>
 #include <sluice/streaming/core.hpp>
 #include <sluice/streaming/state_store.hpp>
-#include <set>
 #include <unordered_set>
 
 #include "core/crash_point.hpp"
@@ -475,7 +475,8 @@ void StreamingCore::stop(bool gracefully) {
     try {
       checkpointNow();
     } catch (const std::exception& e) {
-      detail::log(LogLevel::kError, fmt::format("Error writing the final checkpoint: {}", e.what()));
+      detail::log(LogLevel::kError,
+                  fmt::format("Error writing the final checkpoint: {}", e.what()));
       recordError(std::current_exception());
     }
   }
@@ -578,8 +579,8 @@ void StreamingCore::runBatch(Time t) {
   try {
     writeCheckpoint(t, false);
   } catch (const std::exception& e) {
-    detail::log(LogLevel::kError,
-                fmt::format("Error writing the checkpoint of batch {}: {}", t.toString(), e.what()));
+    detail::log(LogLevel::kError, fmt::format("Error writing the checkpoint of batch {}: {}",
+                                              t.toString(), e.what()));
     recordError(std::current_exception());
   }
   info.processing_end_time_ms = clock_->nowMs();

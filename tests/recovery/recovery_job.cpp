@@ -54,8 +54,8 @@ int main(int argc, char** argv) {
       mapped.stateSnapshots().saveAsTextFiles(output + "/mstate");
       words
           .reduceByKeyAndWindow([](long long a, long long b) { return a + b; },
-                                [](long long a, long long b) { return a - b; }, 10 * batch,
-                                batch, 2, [](const Count& kv) { return kv.second != 0; })
+                                [](long long a, long long b) { return a - b; }, 10 * batch, batch,
+                                2, [](const Count& kv) { return kv.second != 0; })
           .uid("window")
           .saveAsTextFiles(output + "/window");
       s->checkpoint(checkpoint);

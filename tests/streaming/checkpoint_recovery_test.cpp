@@ -43,8 +43,9 @@ std::map<std::int64_t, std::vector<Out>> runRecovering(const std::string& master
     auto ssc = StreamingContext::getOrCreate(dir, [&] {
       auto s = std::make_unique<StreamingContext>(sc, 1s, clock);
       auto in = sluice::testing::detail::testInput(sc, *s, input, 2);
-      make(sc, *s, in).foreachRDD(
-          [collected](const RDD<Out>& rdd, Time t) { collected->add(t, rdd.collect()); });
+      make(sc, *s, in).foreachRDD([collected](const RDD<Out>& rdd, Time t) {
+        collected->add(t, rdd.collect());
+      });
       s->checkpoint(dir);
       return s;
     });
@@ -84,8 +85,8 @@ void expectRecoveryMatches(const std::string& master, const Batches<In>& input, 
 }
 
 Batches<std::string> words() {
-  return {{"a", "b", "a"}, {"b"}, {}, {"c", "a"}, {"a", "a", "d"}, {}, {"b", "c"}, {"d"},
-          {"a"},           {},    {"e", "e"}, {"a"}, {}, {"b"}};
+  return {{"a", "b", "a"}, {"b"}, {}, {"c", "a"}, {"a", "a", "d"}, {}, {"b", "c"},
+          {"d"},           {"a"}, {}, {"e", "e"}, {"a"},           {}, {"b"}};
 }
 
 auto pairs(DStream<std::string> s) {
@@ -165,19 +166,20 @@ TEST_P(CheckpointRecovery, NonInvertibleReduceByKeyAndWindow) {
 TEST_P(CheckpointRecovery, MapWithStateWithTimeout) {
   using Out = std::pair<std::string, std::string>;
   auto tracked = [](sluice::Context&, StreamingContext&, DStream<std::string> s) {
-    auto spec =
-        sluice::stateSpecFunction<std::string, int, int>(
-            [](Time, const std::string& key, std::optional<int> v,
-               sluice::State<int>& state) -> std::optional<Out> {
-              if (state.isTimingOut()) return Out(key, "timeout " + std::to_string(state.get()));
-              const int sum = state.getOption().value_or(0) + v.value_or(0);
-              state.update(sum);
-              return Out(key, std::to_string(sum));
-            })
-            .timeout(3s);
+    auto spec = sluice::stateSpecFunction<std::string, int, int>([](Time, const std::string& key,
+                                                                    std::optional<int> v,
+                                                                    sluice::State<int>& state)
+                                                                     -> std::optional<Out> {
+                  if (state.isTimingOut())
+                    return Out(key, "timeout " + std::to_string(state.get()));
+                  const int sum = state.getOption().value_or(0) + v.value_or(0);
+                  state.update(sum);
+                  return Out(key, std::to_string(sum));
+                }).timeout(3s);
     auto mapped = pairs(s).mapWithState(spec);
-    auto snapshots = mapped.stateSnapshots().map(
-        [](std::pair<std::string, int> kv) { return Out("state " + kv.first, std::to_string(kv.second)); });
+    auto snapshots = mapped.stateSnapshots().map([](std::pair<std::string, int> kv) {
+      return Out("state " + kv.first, std::to_string(kv.second));
+    });
     return mapped.unionWith(snapshots);
   };
   expectRecoveryMatches<Out>(GetParam(), words(), tracked, 14, {2, 6, 11}, 2);
@@ -201,8 +203,8 @@ TEST_P(CheckpointRecovery, DownTimeBatchesAreRegenerated) {
   TempDir dir("sluice_ckpt");
   const auto got = runRecovering<long long>(
       GetParam(), dir.path().string(), words(),
-      [](sluice::Context&, StreamingContext&, DStream<std::string> s) { return s.count(); }, 10,
-      3, 4);
+      [](sluice::Context&, StreamingContext&, DStream<std::string> s) { return s.count(); }, 10, 3,
+      4);
   std::vector<std::int64_t> times;
   for (const auto& [t, v] : got) times.push_back(t);
   std::vector<std::int64_t> expected;
@@ -235,7 +237,8 @@ TEST_P(CheckpointRecovery, TextFileStreamReadsTheSameFilesAfterRecovery) {
           .updateStateByKey([](const std::vector<int>& vs, std::optional<int> st) {
             return std::optional<int>(st.value_or(0) + static_cast<int>(vs.size()));
           })
-          .foreachRDD([collected](const RDD<KV>& rdd, Time t) { collected->add(t, rdd.collect()); });
+          .foreachRDD(
+              [collected](const RDD<KV>& rdd, Time t) { collected->add(t, rdd.collect()); });
       s->checkpoint(dir.path().string());
       return s;
     });
@@ -313,8 +316,7 @@ const std::vector<KV> kCountsAfter4{{"a", 3}, {"b", 2}, {"c", 1}};
 TEST(CheckpointIdentity, UidKeepsStateAcrossGraphChanges) {
   TempDir dir("sluice_ckpt");
   auto got = restartWith(
-      dir.path().string(),
-      [](DStream<std::string> s) { return runningCount(s).uid("counts"); },
+      dir.path().string(), [](DStream<std::string> s) { return runningCount(s).uid("counts"); },
       [](DStream<std::string> s) {
         // An unrelated stateful stream added before it, and a changed map: ids shift.
         auto other = pairs(s).reduceByKeyAndWindow(plus, minus, 2s, 1s).uid("window");
@@ -382,8 +384,7 @@ TEST(CheckpointIdentity, CorruptNewestCheckpointFallsBackToThePreviousOne) {
     std::filesystem::resize_file(files.back(), std::filesystem::file_size(files.back()) / 2);
   };
   auto got = restartWith(
-      path,
-      [&](DStream<std::string> s) { return runningCount(s).uid("counts"); },
+      path, [&](DStream<std::string> s) { return runningCount(s).uid("counts"); },
       [&](DStream<std::string> s) {
         corrupt_newest();
         return runningCount(s).uid("counts");

@@ -34,8 +34,8 @@ struct StreamingConf {
   bool unpersist = true;                     // spark.streaming.unpersist
   bool stop_gracefully_on_shutdown = false;  // spark.streaming.stopGracefullyOnShutdown
   std::size_t max_line_bytes = 1 << 20;      // socket sources: longer lines are dropped and counted
-  bool receiver_wal = false;  // spark.streaming.receiver.writeAheadLog.enable
-  int checkpoints_retained = 3;  // sluice.checkpoint.retained: checkpoint files kept
+  bool receiver_wal = false;                 // spark.streaming.receiver.writeAheadLog.enable
+  int checkpoints_retained = 3;              // sluice.checkpoint.retained: checkpoint files kept
 
   // Sets a key by Spark's name, e.g. set("spark.streaming.blockInterval", "100ms"). Durations
   // accept ms, s, min suffixes (no suffix: ms). Throws InvalidArgumentError for an unknown key,

@@ -361,8 +361,8 @@ class MapWithStateNode final : public DStreamNode<M> {
 
  private:
   struct Result {
-    CombinerMap<K, std::optional<Entry>> changes;  // the keys touched: new entry, or removed
-    std::size_t popped = 0;                        // taken off the committed timeout queue
+    CombinerMap<K, std::optional<Entry>> changes;    // the keys touched: new entry, or removed
+    std::size_t popped = 0;                          // taken off the committed timeout queue
     std::vector<std::pair<std::int64_t, K>> queued;  // added to the timeout queue, in order
     std::vector<M> mapped;
   };
@@ -382,7 +382,9 @@ class MapWithStateNode final : public DStreamNode<M> {
   class Store final : public StateStoreBase {
    public:
     Store(int n, bool timeout)
-        : StateStoreBase("mapWithState", n), parts_(static_cast<std::size_t>(n)), timeout_(timeout) {}
+        : StateStoreBase("mapWithState", n),
+          parts_(static_cast<std::size_t>(n)),
+          timeout_(timeout) {}
     void addVersion(std::shared_ptr<Version> v) { addPending(std::move(v)); }
     using StateStoreBase::checkReadable;
     const Partition& committed(int p) const { return parts_[static_cast<std::size_t>(p)]; }
@@ -479,7 +481,7 @@ class MapWithStateNode final : public DStreamNode<M> {
     }
     auto ensure = ensurer(it->second);
     auto body = [ensure, store = store_, version = it->second](TaskContext& tc, int p,
-                                                              Sink<std::pair<K, S>>& out) {
+                                                               Sink<std::pair<K, S>>& out) {
       ensure(tc, p);
       ChunkBuffer<std::pair<K, S>> buf(out);
       const Partition& part = store->committed(p);

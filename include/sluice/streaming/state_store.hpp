@@ -17,9 +17,9 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
-#include <map>
 #include <sluice/rdd.hpp>
 #include <sluice/serialization.hpp>
 #include <sluice/streaming/dstream.hpp>
@@ -116,7 +116,9 @@ class StateVersionNode final : public Node<T> {
  public:
   StateVersionNode(std::shared_ptr<Runtime> runtime, int partitions,
                    std::vector<std::shared_ptr<NodeBase>> inputs, Body body)
-      : Node<T>(std::move(runtime), partitions), inputs_(std::move(inputs)), body_(std::move(body)) {
+      : Node<T>(std::move(runtime), partitions),
+        inputs_(std::move(inputs)),
+        body_(std::move(body)) {
     this->setHashPartitions(partitions);
   }
   void visitDependencies(const DependencyVisitor& visitor) override {

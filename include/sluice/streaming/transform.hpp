@@ -80,8 +80,7 @@ template <class T, class F>
 auto mapRDDs(const DStreamNodePtr<T>& parent, F f) {
   auto g = [f = std::move(f)](const RDD<T>& rdd, Time) mutable { return f(rdd); };
   using U = typename IsDStreamRDD<std::invoke_result_t<decltype(g)&, const RDD<T>&, Time>>::Element;
-  return DStream<U>(
-      std::make_shared<TransformedNode<T, U, decltype(g)>>(parent, std::move(g)));
+  return DStream<U>(std::make_shared<TransformedNode<T, U, decltype(g)>>(parent, std::move(g)));
 }
 
 }  // namespace detail

@@ -113,16 +113,14 @@ class ReducedWindowedNode final : public DStreamNode<std::pair<K, V>> {
         store->slide(tc, p, *version, f, inv_f, filter);
       });
       ChunkBuffer<P> buf(out);
-      version->parts[static_cast<std::size_t>(p)].snapshot.forEach(
-          [&](std::uint32_t, const P& kv) {
-            buf.emplace(kv);
-            return !tc.isCancelled();
-          });
+      version->parts[static_cast<std::size_t>(p)].snapshot.forEach([&](std::uint32_t, const P& kv) {
+        buf.emplace(kv);
+        return !tc.isCancelled();
+      });
       buf.flush();
     };
     return RDD<P>(std::make_shared<StateVersionNode<P, decltype(body)>>(
-        this->core().context().runtime(), store_->numPartitions(), version->deps,
-        std::move(body)));
+        this->core().context().runtime(), store_->numPartitions(), version->deps, std::move(body)));
   }
 
  private:
