@@ -86,8 +86,10 @@ void Checkpointer::write(const CheckpointMeta& meta, const std::vector<Stateful>
   for (const auto& s : stateful) {
     auto& chain = chains[s.identity];
     if (!s.due && !chain.empty()) continue;
-    const bool full =
-        force_full_ || chain.empty() || static_cast<int>(chain.size()) >= kCompactEvery;
+    // A second checkpoint of the same batch (a graceful stop's) replaces the file that holds
+    // the stream's last incremental save, so it saves the state in full.
+    const bool full = force_full_ || chain.empty() || chain.back() == meta.time_ms ||
+                      static_cast<int>(chain.size()) >= kCompactEvery;
     const auto committed = s.store->committedTime();
     StateRecord record(committed.has_value(), committed ? committed->milliseconds() : 0, full,
                        s.store->saveState(full));
@@ -111,7 +113,39 @@ void Checkpointer::write(const CheckpointMeta& meta, const std::vector<Stateful>
   }
   force_full_ = false;
   chains_ = std::move(chains);
-  retainCheckpoints(*fs_, dir_, keep_);
+  known_[file.time_ms] = file.depends_on;
+  retain();
+}
+
+void Checkpointer::retain() {
+  std::set<std::int64_t> needed;
+  int kept = 0;
+  for (auto it = known_.rbegin(); it != known_.rend() && kept < keep_; ++it, ++kept) {
+    needed.insert(it->first);
+    needed.insert(it->second.begin(), it->second.end());
+  }
+  const std::int64_t oldest_kept = *needed.begin();
+  try {
+    bool removed = false;
+    for (std::int64_t t : listCheckpoints(*fs_, dir_)) {
+      // An unknown file (corrupt, or from before a restart) newer than the oldest one kept is
+      // left alone; a later write of its time replaces it.
+      if (needed.contains(t) || (!known_.contains(t) && t >= oldest_kept)) continue;
+      fs_->remove(checkpointPath(dir_, t));
+      known_.erase(t);
+      removed = true;
+    }
+    // Temporaries left by a crash mid-write (see checkpointPath); no write is running now.
+    for (const std::string& name : fs_->listDirectory(dir_)) {
+      if (name.starts_with(".checkpoint-") && name.ends_with(".tmp")) {
+        fs_->remove(dir_ + "/" + name);
+        removed = true;
+      }
+    }
+    if (removed) fs_->syncDirectory(dir_);
+  } catch (const std::exception& e) {
+    log(LogLevel::kWarn, fmt::format("Checkpoint retention in '{}' failed: {}", dir_, e.what()));
+  }
 }
 
 std::optional<CheckpointMeta> Checkpointer::restore(std::int64_t batch_ms,
@@ -119,6 +153,7 @@ std::optional<CheckpointMeta> Checkpointer::restore(std::int64_t batch_ms,
                                                     const std::vector<Input>& inputs) {
   auto loaded = loadLatestCheckpoint(*fs_, dir_);
   if (!loaded) return std::nullopt;
+  for (const auto& file : *loaded) known_[file.time_ms] = file.depends_on;
   const CheckpointFile& newest = loaded->back();
   CheckpointMeta meta = decodeMeta(newest);
   if (meta.batch_ms != batch_ms) {

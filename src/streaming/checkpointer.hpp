@@ -69,8 +69,15 @@ class Checkpointer {
   std::shared_ptr<FileSystem> fs_;
   std::string dir_;
   int keep_;
+  // Deletes the files that neither the newest `keep_` checkpoints written or restored here nor
+  // their dependencies need, from what this writer knows of them (reading no file, so that it
+  // costs a directory listing per batch, not the state's size).
+  void retain();
+
   // Per stateful stream, the files holding its current state: a full one, then incremental ones.
   std::map<std::string, std::vector<std::int64_t>> chains_;
+  // The valid checkpoint files this writer wrote or restored, with their dependencies.
+  std::map<std::int64_t, std::vector<std::int64_t>> known_;
   bool force_full_ = false;
 };
 

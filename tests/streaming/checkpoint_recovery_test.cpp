@@ -34,11 +34,11 @@ template <class Out, class In, class Make>
 std::map<std::int64_t, std::vector<Out>> runRecovering(const std::string& master,
                                                        const std::string& dir,
                                                        const Batches<In>& input, Make make, int n,
-                                                       std::optional<int> crash_after,
-                                                       int down = 0) {
+                                                       std::optional<int> crash_after, int down = 0,
+                                                       bool graceful = false) {
   sluice::Context sc(master, "recovery");
   auto collected = std::make_shared<Collected<Out>>();
-  auto run = [&](int first, int last, std::int64_t start_ms) {
+  auto run = [&](int first, int last, std::int64_t start_ms, bool stop_gracefully) {
     auto clock = std::make_shared<sluice::ManualClock>(start_ms);
     auto ssc = StreamingContext::getOrCreate(dir, [&] {
       auto s = std::make_unique<StreamingContext>(sc, 1s, clock);
@@ -55,13 +55,13 @@ std::map<std::int64_t, std::vector<Out>> runRecovering(const std::string& master
       if (!ssc->core()->waitForBatch(Time(k * 1000), 60s)) throw sluice::Error("batch timeout");
       ssc->core()->rethrowError();
     }
-    ssc->stop(false);
+    ssc->stop(false, stop_gracefully);
   };
   if (crash_after) {
-    run(1, *crash_after, 0);
-    run(*crash_after + 1, n, (*crash_after + down) * 1000);
+    run(1, *crash_after, 0, graceful);
+    run(*crash_after + 1, n, (*crash_after + down) * 1000, false);
   } else {
-    run(1, n, 0);
+    run(1, n, 0, false);
   }
   auto out = collected->by_batch;
   for (auto& [t, v] : out) std::sort(v.begin(), v.end());
@@ -197,6 +197,28 @@ TEST_P(CheckpointRecovery, TransformWithStaticRddJoin) {
         .transform([names](const RDD<KV>& rdd) { return rdd.join(names); });
   };
   expectRecoveryMatches<Out>(GetParam(), words(), joined, 12, {4, 10}, 1);
+}
+
+TEST_P(CheckpointRecovery, GracefulStopThenRestartRerunsNothing) {
+  // The graceful stop saves every stream's state at its last batch (replacing that batch's
+  // checkpoint, which held an incremental save); the restart runs only the batches after it.
+  auto running = [](sluice::Context&, StreamingContext&, DStream<std::string> s) {
+    auto state = pairs(s).updateStateByKey(
+        [](const std::vector<int>& vs, std::optional<int> state) -> std::optional<int> {
+          return state.value_or(0) + static_cast<int>(vs.size());
+        });
+    state.checkpoint(2s);
+    return state;
+  };
+  TempDir straight("sluice_ckpt");
+  const auto expected =
+      runRecovering<KV>(GetParam(), straight.path().string(), words(), running, 12, std::nullopt);
+  for (int stop_after : {4, 5}) {
+    TempDir dir("sluice_ckpt");
+    const auto got = runRecovering<KV>(GetParam(), dir.path().string(), words(), running, 12,
+                                       stop_after, 0, true);
+    EXPECT_EQ(got, expected) << "stopped after batch " << stop_after;
+  }
 }
 
 TEST_P(CheckpointRecovery, DownTimeBatchesAreRegenerated) {
