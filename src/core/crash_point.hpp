@@ -11,7 +11,9 @@ namespace sluice::detail {
 // Points: "batch-computed" (outputs ran, state not yet committed), "checkpoint-written" (the
 // checkpoint's temporary file is complete, not renamed), "checkpoint-renamed" (renamed, the
 // directory not yet synced), "output-staged" (an output directory's files are written, not
-// yet moved into place).
+// yet moved into place), "block-logged" (a receiver's block is in its write-ahead log, store()
+// has not returned), "allocation-logged" (a batch's blocks are logged as given to it, the batch
+// has not run).
 void crashPoint(std::string_view name);
 
 }  // namespace sluice::detail

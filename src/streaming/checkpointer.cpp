@@ -68,11 +68,36 @@ std::string mismatch(const char* what, const std::vector<std::string>& saved,
 
 }  // namespace
 
-Checkpointer::Checkpointer(std::shared_ptr<FileSystem> fs, std::string dir, int keep)
-    : fs_(std::move(fs)), dir_(std::move(dir)), keep_(keep) {}
+Checkpointer::Checkpointer(std::shared_ptr<FileSystem> fs, std::string dir, int keep,
+                           ErrorHandler on_error, RetainedHandler on_retained)
+    : fs_(std::move(fs)),
+      dir_(std::move(dir)),
+      keep_(keep),
+      on_error_(std::move(on_error)),
+      on_retained_(std::move(on_retained)) {}
+
+Checkpointer::~Checkpointer() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
 
 void Checkpointer::write(const CheckpointMeta& meta, const std::vector<Stateful>& stateful,
                          const std::vector<Input>& inputs) {
+  std::uint64_t failures;
+  {
+    std::lock_guard lock(mu_);
+    failures = failures_;
+  }
+  // A failed write may have held incremental saves that cleared the stores' change logs, and
+  // the files queued behind it were dropped: only full saves of every stream are safe now.
+  const bool force_full = failures != failures_seen_;
+  if (force_full) chains_.clear();
+  failures_seen_ = failures;
+
   CheckpointFile file;
   file.time_ms = meta.time_ms;
   file.sections.push_back({std::string(kMeta), encodeMeta(meta)});
@@ -82,13 +107,12 @@ void Checkpointer::write(const CheckpointMeta& meta, const std::vector<Stateful>
       file.sections.push_back({std::string(kInputPrefix) + in.identity, std::move(data)});
     }
   }
-  auto chains = chains_;
   for (const auto& s : stateful) {
-    auto& chain = chains[s.identity];
+    auto& chain = chains_[s.identity];
     if (!s.due && !chain.empty()) continue;
     // A second checkpoint of the same batch (a graceful stop's) replaces the file that holds
     // the stream's last incremental save, so it saves the state in full.
-    const bool full = force_full_ || chain.empty() || chain.back() == meta.time_ms ||
+    const bool full = chain.empty() || chain.back() == meta.time_ms ||
                       static_cast<int>(chain.size()) >= kCompactEvery;
     const auto committed = s.store->committedTime();
     StateRecord record(committed.has_value(), committed ? committed->milliseconds() : 0, full,
@@ -99,20 +123,56 @@ void Checkpointer::write(const CheckpointMeta& meta, const std::vector<Stateful>
   }
   std::set<std::int64_t> deps;
   for (const auto& s : stateful) {
-    for (std::int64_t t : chains[s.identity]) {
+    for (std::int64_t t : chains_[s.identity]) {
       if (t != meta.time_ms) deps.insert(t);
     }
   }
   file.depends_on.assign(deps.begin(), deps.end());
-  try {
-    writeCheckpointFile(*fs_, dir_, file);
-  } catch (...) {
-    // The incremental saves above cleared the stores' change logs: only full saves are safe now.
-    force_full_ = true;
-    throw;
+
+  std::unique_lock lock(mu_);
+  if (!thread_.joinable()) thread_ = std::thread([this] { writerLoop(); });
+  cv_.wait(lock, [&] { return queue_.size() < kMaxQueued; });
+  queue_.push_back({std::move(file), failures});
+  cv_.notify_all();
+}
+
+void Checkpointer::flush() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return queue_.empty() && !writing_; });
+}
+
+void Checkpointer::writerLoop() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, and everything queued is written
+    Queued item = std::move(queue_.front());
+    queue_.pop_front();
+    if (item.failures_seen != failures_) {
+      log(LogLevel::kWarn, fmt::format("The checkpoint of batch {} is not written: an earlier "
+                                       "checkpoint failed and it may depend on it",
+                                       Time(item.file.time_ms).toString()));
+      cv_.notify_all();
+      continue;
+    }
+    writing_ = true;
+    lock.unlock();
+    std::exception_ptr error;
+    try {
+      writeNow(item.file);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    if (error && on_error_) on_error_(error);
+    lock.lock();
+    if (error) ++failures_;
+    writing_ = false;
+    cv_.notify_all();
   }
-  force_full_ = false;
-  chains_ = std::move(chains);
+}
+
+void Checkpointer::writeNow(const CheckpointFile& file) {
+  writeCheckpointFile(*fs_, dir_, file);
   known_[file.time_ms] = file.depends_on;
   retain();
 }
@@ -120,9 +180,11 @@ void Checkpointer::write(const CheckpointMeta& meta, const std::vector<Stateful>
 void Checkpointer::retain() {
   std::set<std::int64_t> needed;
   int kept = 0;
+  std::int64_t oldest_restorable = 0;  // a restart may fall back as far as this one
   for (auto it = known_.rbegin(); it != known_.rend() && kept < keep_; ++it, ++kept) {
     needed.insert(it->first);
     needed.insert(it->second.begin(), it->second.end());
+    oldest_restorable = it->first;
   }
   const std::int64_t oldest_kept = *needed.begin();
   try {
@@ -146,6 +208,7 @@ void Checkpointer::retain() {
   } catch (const std::exception& e) {
     log(LogLevel::kWarn, fmt::format("Checkpoint retention in '{}' failed: {}", dir_, e.what()));
   }
+  if (on_retained_) on_retained_(Time(oldest_restorable));
 }
 
 std::optional<CheckpointMeta> Checkpointer::restore(std::int64_t batch_ms,

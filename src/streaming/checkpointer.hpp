@@ -9,14 +9,28 @@
 // A file lists the older files holding the state it does not repeat (depends_on), so retention
 // keeps those and recovery reads the chain: per stream the newest full state, then the
 // incremental ones after it.
-// Thread-safety: used by the batch thread only (and before start, by restore).
+//
+// Files are written by a writer thread of their own (Spark's CheckpointWriter): the batch thread
+// only encodes the sections (a snapshot of the committed state, so the next batch may go on
+// changing it) and queues the file, so the batch never waits for compression or fsync. At most
+// kMaxQueued files wait; a batch thread that gets further ahead waits for the writer (memory stays
+// bounded). Files are written in batch order. When a write fails, the files queued behind it are
+// dropped (they may depend on it) and the next checkpoint saves every stream in full.
+// Thread-safety: write, flush and restore are called from one thread at a time (the batch thread,
+// or before start / after stop by the context); the writer thread is internal.
 #pragma once
 
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <sluice/streaming/time.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "checkpoint/checkpoint_file.hpp"
@@ -37,8 +51,21 @@ struct CheckpointMeta {
 class Checkpointer {
  public:
   static constexpr int kCompactEvery = 10;
+  static constexpr std::size_t kMaxQueued = 2;
 
-  Checkpointer(std::shared_ptr<FileSystem> fs, std::string dir, int keep);
+  // `on_error` is called on the writer thread with each write that failed.
+  using ErrorHandler = std::function<void(std::exception_ptr)>;
+  // `on_retained` is called on the writer thread after each successful write with the time of the
+  // oldest checkpoint kept: what a restart may fall back to, so inputs may forget what only older
+  // batches needed.
+  using RetainedHandler = std::function<void(Time oldest_kept)>;
+
+  Checkpointer(std::shared_ptr<FileSystem> fs, std::string dir, int keep,
+               ErrorHandler on_error = {}, RetainedHandler on_retained = {});
+  // Waits for the queued files to be written.
+  ~Checkpointer();
+  Checkpointer(const Checkpointer&) = delete;
+  Checkpointer& operator=(const Checkpointer&) = delete;
 
   struct Stateful {
     std::string identity;
@@ -51,10 +78,13 @@ class Checkpointer {
     InputBase* input;
     bool named;
   };
-  // Writes the checkpoint of completed batch t. Throws IOError (the previous checkpoints stay
-  // intact, and the next data checkpoint of every stream is a full one).
+  // Encodes the checkpoint of completed batch t and queues it for the writer thread. A failed
+  // write goes to `on_error`; the previous checkpoints stay intact, and the next data checkpoint
+  // of every stream is a full one.
   void write(const CheckpointMeta& meta, const std::vector<Stateful>& stateful,
              const std::vector<Input>& inputs);
+  // Blocks until every queued file is written (or has failed).
+  void flush();
 
   // Loads the newest valid checkpoint and restores the given streams and inputs from it; returns
   // its meta, or nothing when the directory holds no checkpoint. Throws CheckpointError when the
@@ -69,16 +99,35 @@ class Checkpointer {
   std::shared_ptr<FileSystem> fs_;
   std::string dir_;
   int keep_;
+  ErrorHandler on_error_;
+  RetainedHandler on_retained_;
+
+  struct Queued {
+    CheckpointFile file;
+    std::uint64_t failures_seen;  // writer failures when it was encoded
+  };
+  void writerLoop();
+  void writeNow(const CheckpointFile& file);
   // Deletes the files that neither the newest `keep_` checkpoints written or restored here nor
   // their dependencies need, from what this writer knows of them (reading no file, so that it
   // costs a directory listing per batch, not the state's size).
   void retain();
 
   // Per stateful stream, the files holding its current state: a full one, then incremental ones.
+  // Batch thread only.
   std::map<std::string, std::vector<std::int64_t>> chains_;
-  // The valid checkpoint files this writer wrote or restored, with their dependencies.
+  std::uint64_t failures_seen_ = 0;  // batch thread: writer failures the chains account for
+  // The valid checkpoint files written or restored here, with their dependencies. Writer thread
+  // (and restore, before the thread starts).
   std::map<std::int64_t, std::vector<std::int64_t>> known_;
-  bool force_full_ = false;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Queued> queue_;    // guarded by mu_
+  bool writing_ = false;        // guarded by mu_
+  bool stop_ = false;           // guarded by mu_
+  std::uint64_t failures_ = 0;  // guarded by mu_
+  std::thread thread_;          // started by the first write()
 };
 
 }  // namespace sluice::detail

@@ -43,7 +43,8 @@ void ReceiverSupervisor::start() {
   core_->postEvent([&](StreamingListener& l) { l.onReceiverStarted(i); });
 }
 
-void ReceiverSupervisor::stop(const std::string& message) {
+void ReceiverSupervisor::stop(const std::string& message, long long records_dropped,
+                              bool kept_in_log) {
   std::thread restart;
   {
     std::lock_guard lock(mu_);
@@ -65,8 +66,17 @@ void ReceiverSupervisor::stop(const std::string& message) {
     log(LogLevel::kWarn, fmt::format("Receiver {} onStop failed: {}", name_, e.what()));
   }
   log(LogLevel::kInfo, fmt::format("Receiver {} stopped: {}", name_, message));
+  if (records_dropped > 0) {
+    log(kept_in_log ? LogLevel::kInfo : LogLevel::kWarn,
+        fmt::format("Receiver {} stopped with {} records that no batch took: {}", name_,
+                    records_dropped,
+                    kept_in_log ? "they stay in the write-ahead log for a restart"
+                                : "they are lost (spark.streaming.receiver.writeAheadLog.enable "
+                                  "keeps them for a restart)"));
+  }
   auto i = info(false);
   i.last_error_message = message;
+  i.records_lost = kept_in_log ? 0 : records_dropped;
   core_->postEvent([&](StreamingListener& l) { l.onReceiverStopped(i); });
 }
 

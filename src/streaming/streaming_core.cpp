@@ -65,6 +65,17 @@ void StreamingConf::set(const std::string& key, const std::string& value) {
     stop_gracefully_on_shutdown = parseBool(key, value);
   } else if (key == "spark.streaming.receiver.writeAheadLog.enable") {
     receiver_wal = parseBool(key, value);
+  } else if (key == "spark.streaming.receiver.writeAheadLog.rollingIntervalSecs") {
+    std::int64_t n = 0;
+    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (ec != std::errc() || ptr != value.data() + value.size() || n < 1 ||
+        n > std::int64_t{1} << 40) {
+      throw InvalidArgumentError(
+          fmt::format("{}: '{}' is not a positive number of seconds", key, value));
+    }
+    receiver_wal_rolling_interval = Duration(n * 1000);
+  } else if (key == "sluice.streaming.receiver.writeAheadLog.fsync") {
+    receiver_wal_fsync = parseBool(key, value);
   } else if (key == "sluice.checkpoint.retained") {
     int n = 0;
     auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
@@ -213,17 +224,36 @@ bool StreamingCore::restoreFromCheckpoint() {
     throw IllegalStateError("No checkpoint directory: call checkpoint(dir) first");
   }
   lock.unlock();
-  Checkpointer checkpointer(FileSystem::local(), checkpoint_dir_, conf_.checkpoints_retained);
+  auto checkpointer = makeCheckpointer();
   const auto stateful = statefulStreams();
   const auto inputs = checkpointedInputs();
-  auto meta = checkpointer.restore(batch_duration_.count(), statefulEntries(stateful, std::nullopt),
-                                   inputEntries(inputs));
+  auto meta = checkpointer->restore(batch_duration_.count(),
+                                    statefulEntries(stateful, std::nullopt), inputEntries(inputs));
   if (!meta) return false;
   lock.lock();
   zero_time_ = Time(meta->zero_ms);
   restored_time_ = Time(meta->time_ms);
-  checkpointer_ = std::make_unique<Checkpointer>(std::move(checkpointer));
+  checkpointer_ = std::move(checkpointer);
   return true;
+}
+
+std::unique_ptr<Checkpointer> StreamingCore::makeCheckpointer() {
+  auto on_error = [this](std::exception_ptr error) {
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      detail::log(LogLevel::kError, fmt::format("Error writing a checkpoint: {}", e.what()));
+    } catch (...) {
+      detail::log(LogLevel::kError, "Error writing a checkpoint");
+    }
+    recordError(error);
+  };
+  auto on_retained = [this](Time oldest) {
+    for (auto& [identity, input] : checkpointedInputs()) input->checkpointsKeptFrom(oldest);
+  };
+  return std::make_unique<Checkpointer>(FileSystem::local(), checkpoint_dir_,
+                                        conf_.checkpoints_retained, std::move(on_error),
+                                        std::move(on_retained));
 }
 
 void StreamingCore::writeCheckpoint(Time t, bool all_state) {
@@ -247,6 +277,11 @@ void StreamingCore::checkpointNow() {
     t = last_completed_;
   }
   if (t) writeCheckpoint(*t, true);
+  flushCheckpoints();
+}
+
+void StreamingCore::flushCheckpoints() {
+  if (checkpointer_) checkpointer_->flush();
 }
 
 StreamingCore::~StreamingCore() {
@@ -255,6 +290,7 @@ StreamingCore::~StreamingCore() {
     clock_->wakeWaiters();
     thread_.join();
   }
+  checkpointer_.reset();  // its writer thread reports to this core: finish it first
 }
 
 StreamingContextState StreamingCore::state() const {
@@ -385,10 +421,7 @@ void StreamingCore::start() {
         throw IllegalStateError(*why);
       }
     }
-    if (!checkpointer_) {
-      checkpointer_ = std::make_unique<Checkpointer>(FileSystem::local(), checkpoint_dir_,
-                                                     conf_.checkpoints_retained);
-    }
+    if (!checkpointer_) checkpointer_ = makeCheckpointer();
   }
   for (auto& output : outputs_) output->stream().initialize(zero_time_, remember_);
   for (auto& output : outputs_) {
@@ -479,6 +512,8 @@ void StreamingCore::stop(bool gracefully) {
                   fmt::format("Error writing the final checkpoint: {}", e.what()));
       recordError(std::current_exception());
     }
+  } else if (checkpointer_) {
+    checkpointer_->flush();  // as Spark's stop waits for its checkpoint writer
   }
   std::lock_guard lock(mu_);
   state_ = StreamingContextState::kStopped;

@@ -35,7 +35,12 @@ struct StreamingConf {
   bool stop_gracefully_on_shutdown = false;  // spark.streaming.stopGracefullyOnShutdown
   std::size_t max_line_bytes = 1 << 20;      // socket sources: longer lines are dropped and counted
   bool receiver_wal = false;                 // spark.streaming.receiver.writeAheadLog.enable
-  int checkpoints_retained = 3;              // sluice.checkpoint.retained: checkpoint files kept
+  // spark.streaming.receiver.writeAheadLog.rollingIntervalSecs
+  Duration receiver_wal_rolling_interval{60000};
+  // sluice.streaming.receiver.writeAheadLog.fsync: each block is fdatasync'ed before store()
+  // returns (survives a machine crash); false leaves flushing to the OS (survives a process kill)
+  bool receiver_wal_fsync = true;
+  int checkpoints_retained = 3;  // sluice.checkpoint.retained: checkpoint files kept
 
   // Sets a key by Spark's name, e.g. set("spark.streaming.blockInterval", "100ms"). Durations
   // accept ms, s, min suffixes (no suffix: ms). Throws InvalidArgumentError for an unknown key,
@@ -136,6 +141,9 @@ class InputBase {
   virtual std::string checkpointData(Time /*t*/) { return {}; }
   // Restores checkpointData() before start(). Throws CheckpointError on bytes it cannot decode.
   virtual void restoreCheckpointData(std::string_view /*bytes*/) {}
+  // Every checkpoint a restart may fall back to is of batch `oldest` or later: what only older
+  // batches needed (logged blocks) may be deleted. Called on the checkpoint writer's thread.
+  virtual void checkpointsKeptFrom(Time /*oldest*/) {}
   // Why this input cannot run with checkpointing (its batches cannot be regenerated), if so.
   virtual std::optional<std::string> checkpointUnsupported() const { return std::nullopt; }
 };
@@ -177,6 +185,9 @@ class StreamingCore : public std::enable_shared_from_this<StreamingCore> {
   bool restoreFromCheckpoint();
   // Saves the state of every stateful stream now (a data checkpoint), as a graceful stop does.
   void checkpointNow();
+  // Blocks until the checkpoints of completed batches are written (they are written on a thread
+  // of their own, behind the batches).
+  void flushCheckpoints();
 
   void addListener(std::shared_ptr<StreamingListener> listener);
   void removeListener(const std::shared_ptr<StreamingListener>& listener);
@@ -206,6 +217,7 @@ class StreamingCore : public std::enable_shared_from_this<StreamingCore> {
   std::vector<std::pair<std::string, DStreamBase*>> statefulStreams() const;
   std::vector<std::pair<std::string, InputBase*>> checkpointedInputs() const;
   void writeCheckpoint(Time t, bool all_state);
+  std::unique_ptr<Checkpointer> makeCheckpointer();
   void recordError(std::exception_ptr error);
   void stopInputs(bool graceful);
   bool inputsHavePendingData() const;

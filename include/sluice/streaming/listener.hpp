@@ -58,6 +58,9 @@ struct ReceiverInfo {
   bool active = false;
   std::string last_error_message;
   std::string last_error;
+  // In onReceiverStopped: records received but dropped unprocessed by a stop that was not
+  // graceful while the write-ahead log was off (with it on they stay in the log for a restart).
+  long long records_lost = 0;
 };
 
 class StreamingListener {

@@ -4,10 +4,20 @@
 // waiting at a batch time become that batch's partitions. Pass it to
 // StreamingContext::receiverStream. Thread-safety: store, restart, reportError, stop and the
 // is* queries may be called from any thread.
+//
+// With spark.streaming.receiver.writeAheadLog.enable (and a checkpoint directory), every block is
+// appended to a write-ahead log in <checkpoint>/receivedData/<stream> before it joins the
+// receiver's buffer: store(std::vector<T>) returns only once its block is logged (and fsynced,
+// unless sluice.streaming.receiver.writeAheadLog.fsync is false), so a source may forget what it
+// sent once store returns (a reliable receiver). Records stored one at a time are logged when
+// their block is cut, every block interval; a crash before that loses them, as in Spark. After a
+// crash, getOrCreate replays the logged blocks that no completed batch took into the batches they
+// had been given to, and the rest into the first batch after the restart.
 #pragma once
 
 #include <deque>
 #include <memory>
+#include <sluice/serialization.hpp>
 #include <sluice/streaming/dstream.hpp>
 #include <sluice/streaming/streaming_context.hpp>
 #include <string>
@@ -24,8 +34,9 @@ class ReceiverSupervisor {
                      std::function<void()> on_start, std::function<void()> on_stop);
   ~ReceiverSupervisor();
   void start();
-  // Stops for good; waits for a restart in progress.
-  void stop(const std::string& message);
+  // Stops for good; waits for a restart in progress. `records_dropped`: records the stop takes
+  // away from every batch, lost unless `kept_in_log` (reported in onReceiverStopped).
+  void stop(const std::string& message, long long records_dropped = 0, bool kept_in_log = false);
   // Asynchronously: onStop(), wait `delay` (default spark.streaming.receiverRestartDelay),
   // onStart().
   void restart(const std::string& message, std::optional<Duration> delay = std::nullopt);
@@ -58,48 +69,120 @@ class ReceiverSupervisor {
   std::mutex rate_mu_;
 };
 
-// Records waiting to become partitions: the block being filled and the completed blocks.
+// Records waiting to become partitions: the block being filled and the completed blocks. With a
+// log hook (the write-ahead log), each block is logged before it joins the completed blocks, in
+// the order it joins them.
 template <class T>
 class BlockBuffer {
  public:
+  using LogHook = std::function<void(const std::vector<T>&)>;
+  using ErrorHook = std::function<void(const std::string&)>;
+  // Before the receiver starts. What `log` throws is rethrown by addBlock (the block is not
+  // stored) and passed to `on_error` for the blocks cut from single records (which stay
+  // buffered, unlogged).
+  void setLog(LogHook log, ErrorHook on_error) {
+    std::lock_guard order(order_mu_);
+    log_ = std::move(log);
+    on_error_ = std::move(on_error);
+  }
   void add(T item) {
     std::lock_guard lock(mu_);
     current_.push_back(std::move(item));
   }
-  // A block stored whole; it is in the buffer when this returns ("block stored").
+  // A block stored whole; it is in the buffer (and logged) when this returns ("block stored").
   void addBlock(std::vector<T> block) {
     if (block.empty()) return;
-    std::lock_guard lock(mu_);
+    std::lock_guard order(order_mu_);
     cutLocked();
+    if (log_) log_(block);
+    std::lock_guard lock(mu_);
     blocks_.push_back(std::move(block));
   }
   void cut() {
-    std::lock_guard lock(mu_);
+    std::lock_guard order(order_mu_);
     cutLocked();
   }
-  // Every record stored so far, as blocks in arrival order.
-  std::vector<std::vector<T>> takeAll() {
-    std::lock_guard lock(mu_);
+  // Every record stored so far, as blocks in arrival order; `taken` runs before any later block
+  // is logged (it logs the allocation).
+  std::vector<std::vector<T>> takeAll(const std::function<void()>& taken = {}) {
+    std::lock_guard order(order_mu_);
     cutLocked();
-    std::vector<std::vector<T>> out(std::make_move_iterator(blocks_.begin()),
-                                    std::make_move_iterator(blocks_.end()));
-    blocks_.clear();
+    std::vector<std::vector<T>> out;
+    {
+      std::lock_guard lock(mu_);
+      out.assign(std::make_move_iterator(blocks_.begin()), std::make_move_iterator(blocks_.end()));
+      blocks_.clear();
+    }
+    if (taken) taken();
     return out;
   }
   bool empty() const {
+    std::lock_guard order(order_mu_);  // a block being logged is in neither list
     std::lock_guard lock(mu_);
     return blocks_.empty() && current_.empty();
   }
 
  private:
+  // order_mu_ held; the logging runs without mu_, so single-record stores go on meanwhile.
   void cutLocked() {
-    if (current_.empty()) return;
-    blocks_.push_back(std::move(current_));
-    current_ = {};
+    std::vector<T> block;
+    {
+      std::lock_guard lock(mu_);
+      if (current_.empty()) return;
+      block.swap(current_);
+    }
+    if (log_) {
+      try {
+        log_(block);
+      } catch (const std::exception& e) {
+        if (on_error_) on_error_(e.what());
+      }
+    }
+    std::lock_guard lock(mu_);
+    blocks_.push_back(std::move(block));
   }
+  mutable std::mutex order_mu_;  // orders blocks: logging and joining the buffer happen under it
   mutable std::mutex mu_;
   std::vector<T> current_;
   std::deque<std::vector<T>> blocks_;
+  LogHook log_;         // guarded by order_mu_
+  ErrorHook on_error_;  // guarded by order_mu_
+};
+
+// The write-ahead log of one receiver's blocks and of the batches they were given to, in
+// <checkpoint>/receivedData/<stream> (format in src/streaming/received_block_log.cpp).
+// Thread-safety: any thread; the caller orders appends (BlockBuffer's order lock).
+class ReceivedBlockLog {
+ public:
+  ReceivedBlockLog(std::string directory, const StreamingConf& conf);
+  ~ReceivedBlockLog();
+  const std::string& directory() const;
+  // Logs a block (its encoded records) durably; returns its sequence number. Throws IOError.
+  std::uint64_t appendBlock(std::int64_t now_ms, std::string bytes);
+  // Logs that every block logged so far and not yet allocated makes batch t; returns the
+  // sequence number after them. Throws IOError.
+  std::uint64_t appendAllocation(Time t);
+  std::uint64_t nextSequence() const;
+  // Deletes the segments that no restart from a checkpoint of batch `oldest` or later needs.
+  void checkpointsKeptFrom(Time oldest);
+
+  // What a restart replays: the blocks from `processed_end` on, grouped into the batches after
+  // `restored` they had been given to, then those given to none. Without a checkpoint
+  // (`processed_end` empty) the log belongs to a run that is not resumed: it is discarded.
+  struct Replay {
+    struct Batch {
+      Time time;
+      std::uint64_t end;  // the sequence number after its blocks
+      std::vector<std::string> blocks;
+    };
+    std::vector<Batch> allocated;
+    std::vector<std::string> unallocated;
+  };
+  Replay replay(std::optional<std::uint64_t> processed_end, std::optional<Time> restored);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 template <class T>
@@ -174,21 +257,59 @@ class ReceiverInputNode final : public DStreamNode<T>, public InputBase {
   int streamId() const override { return this->id(); }
   std::string inputName() const override { return receiver_->name(); }
   void startInput() override {
+    if (this->core().conf().receiver_wal) startLog();
     receiver_->supervisor_->start();
     timer_->start();
   }
-  void stopInput(bool) override {
-    receiver_->supervisor_->stop("Stopped by StreamingContext");
+  void stopInput(bool graceful) override {
+    long long dropped = 0;
+    if (!graceful) {
+      // What no batch has taken yet never reaches one: taken away here so that the count is
+      // exact (the log, when on, keeps it for a restart).
+      for (const auto& block : buffer_->takeAll()) dropped += static_cast<long long>(block.size());
+      std::lock_guard lock(allocated_mu_);
+      for (const auto& block : replayed_) dropped += static_cast<long long>(block.size());
+      replayed_.clear();
+    }
+    receiver_->supervisor_->stop("Stopped by StreamingContext", dropped, logging_);
     timer_->stop();
   }
-  bool hasPendingData() const override { return !buffer_->empty(); }
+  bool hasPendingData() const override {
+    {
+      std::lock_guard lock(allocated_mu_);
+      if (!replayed_.empty() || !restored_.empty()) return true;
+    }
+    return !buffer_->empty();
+  }
 
   void allocateBatch(Time t) override {
-    auto blocks = buffer_->takeAll();
+    std::lock_guard lock(allocated_mu_);
+    std::vector<std::vector<T>> blocks;
+    if (auto it = restored_.find(t); it != restored_.end()) {
+      // A batch regenerated after a restart gets exactly the blocks it had been given.
+      blocks = std::move(it->second.first);
+      processed_end_ = it->second.second;
+      restored_.erase(it);
+    } else {
+      blocks.assign(std::make_move_iterator(replayed_.begin()),
+                    std::make_move_iterator(replayed_.end()));
+      replayed_.clear();
+      auto fresh = buffer_->takeAll([&] {
+        if (!logging_) return;
+        try {
+          processed_end_ = log_->appendAllocation(t);
+        } catch (const std::exception& e) {
+          // The blocks are still processed; a restart would give them to its first batch.
+          processed_end_ = log_->nextSequence();
+          receiver_->supervisor_->reportError("Cannot log the blocks of batch " + t.toString() +
+                                              ": " + e.what());
+        }
+      });
+      for (auto& b : fresh) blocks.push_back(std::move(b));
+    }
     long long records = 0;
     for (const auto& b : blocks) records += static_cast<long long>(b.size());
     this->core().reportInputRecords(this->id(), records);
-    std::lock_guard lock(allocated_mu_);
     allocated_[t] = std::move(blocks);
   }
 
@@ -197,6 +318,33 @@ class ReceiverInputNode final : public DStreamNode<T>, public InputBase {
     std::lock_guard lock(allocated_mu_);
     const Time cutoff = t - this->rememberDuration();
     allocated_.erase(allocated_.begin(), allocated_.upper_bound(cutoff));
+  }
+
+  // With the write-ahead log: the batch and the sequence number of the first block no completed
+  // batch has taken.
+  std::string checkpointData(Time t) override {
+    std::lock_guard lock(allocated_mu_);
+    if (!logging_) return {};
+    return serialize(std::make_pair(t.milliseconds(), processed_end_));
+  }
+  void restoreCheckpointData(std::string_view bytes) override {
+    std::pair<std::int64_t, std::uint64_t> mark;
+    try {
+      mark = deserialize<std::pair<std::int64_t, std::uint64_t>>(bytes);
+    } catch (const Error& e) {
+      throw CheckpointError("Cannot restore the logged blocks of " + inputName() + ": " + e.what());
+    }
+    openLog();
+    auto replay = log_->replay(mark.second, Time(mark.first));
+    std::lock_guard lock(allocated_mu_);
+    processed_end_ = mark.second;
+    for (auto& batch : replay.allocated) {
+      restored_[batch.time] = {decodeBlocks(batch.blocks), batch.end};
+    }
+    for (auto& block : decodeBlocks(replay.unallocated)) replayed_.push_back(std::move(block));
+  }
+  void checkpointsKeptFrom(Time oldest) override {
+    if (logging_) log_->checkpointsKeptFrom(oldest);
   }
 
  protected:
@@ -214,11 +362,73 @@ class ReceiverInputNode final : public DStreamNode<T>, public InputBase {
   }
 
  private:
-  std::mutex allocated_mu_;
+  void openLog() {
+    if (log_) return;
+    const std::string id = this->uid().value_or(std::to_string(this->id()));
+    log_ = std::make_unique<ReceivedBlockLog>(this->core().checkpointDir() + "/receivedData/" + id,
+                                              this->core().conf());
+  }
+
+  // Called once, at start, with spark.streaming.receiver.writeAheadLog.enable.
+  void startLog() {
+    if (this->core().checkpointDir().empty()) {
+      throw IllegalStateError(
+          "spark.streaming.receiver.writeAheadLog.enable needs a checkpoint directory: call "
+          "StreamingContext::checkpoint(dir) first");
+    }
+    if constexpr (!Serializable<T>) {
+      throw IllegalStateError("The records of receiver " + receiver_->name() +
+                              " cannot be written to the write-ahead log: their type has no "
+                              "cereal serialize function");
+    } else {
+      if (!log_) {
+        openLog();
+        log_->replay(std::nullopt, std::nullopt);  // a fresh start: an old log is not resumed
+      }
+      buffer_->setLog(
+          [this, log = log_.get()](const std::vector<T>& block) {
+            log->appendBlock(this->core().clock().nowMs(), serialize(block));
+          },
+          [supervisor = receiver_->supervisor_.get()](const std::string& message) {
+            supervisor->reportError(
+                "Cannot log a block; its records are not protected against "
+                "a crash: " +
+                message);
+          });
+      logging_ = true;
+    }
+  }
+
+  std::vector<std::vector<T>> decodeBlocks(std::vector<std::string>& encoded) {
+    std::vector<std::vector<T>> blocks;
+    if constexpr (Serializable<T>) {
+      for (auto& bytes : encoded) {
+        try {
+          blocks.push_back(deserialize<std::vector<T>>(bytes));
+        } catch (const Error& e) {
+          throw CheckpointError("Cannot decode a logged block of " + inputName() + " in '" +
+                                log_->directory() + "': " + e.what());
+        }
+      }
+    } else if (!encoded.empty()) {
+      throw CheckpointError("The logged blocks of " + inputName() +
+                            " cannot be decoded: their type has no cereal serialize function");
+    }
+    return blocks;
+  }
+
+  mutable std::mutex allocated_mu_;
   std::map<Time, std::vector<std::vector<T>>> allocated_;
+  // From a restart: blocks of regenerated batches, with the sequence number after them, and
+  // blocks no batch had taken (they go to the next batch).
+  std::map<Time, std::pair<std::vector<std::vector<T>>, std::uint64_t>> restored_;
+  std::deque<std::vector<T>> replayed_;
+  std::uint64_t processed_end_ = 0;  // guarded by allocated_mu_
   std::shared_ptr<Receiver<T>> receiver_;
   std::shared_ptr<BlockBuffer<T>> buffer_;
   std::unique_ptr<BlockTimer> timer_;
+  std::unique_ptr<ReceivedBlockLog> log_;
+  bool logging_ = false;  // set at start, before any block arrives
 };
 
 }  // namespace detail
