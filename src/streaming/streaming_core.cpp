@@ -138,7 +138,8 @@ StreamingCore::StreamingCore(Context& context, Duration batch_duration,
                              std::shared_ptr<Clock> clock)
     : context_(context),
       batch_duration_(batch_duration),
-      clock_(clock ? std::move(clock) : std::make_shared<SystemClock>()) {
+      clock_(clock ? std::move(clock) : std::make_shared<SystemClock>()),
+      fs_(FileSystem::local()) {
   if (batch_duration_.count() <= 0) {
     throw InvalidArgumentError("Batch duration for StreamingContext must be positive");
   }
@@ -251,9 +252,8 @@ std::unique_ptr<Checkpointer> StreamingCore::makeCheckpointer() {
   auto on_retained = [this](Time oldest) {
     for (auto& [identity, input] : checkpointedInputs()) input->checkpointsKeptFrom(oldest);
   };
-  return std::make_unique<Checkpointer>(FileSystem::local(), checkpoint_dir_,
-                                        conf_.checkpoints_retained, std::move(on_error),
-                                        std::move(on_retained));
+  return std::make_unique<Checkpointer>(fs_, checkpoint_dir_, conf_.checkpoints_retained,
+                                        std::move(on_error), std::move(on_retained));
 }
 
 void StreamingCore::writeCheckpoint(Time t, bool all_state) {
@@ -335,6 +335,11 @@ void StreamingCore::setRemember(Duration d) {
   checkCanBuild();
   std::lock_guard lock(mu_);
   remember_ = d;
+}
+
+void StreamingCore::setFileSystem(std::shared_ptr<FileSystem> fs) {
+  checkCanBuild();
+  fs_ = std::move(fs);
 }
 
 void StreamingCore::setCheckpointDir(std::string dir) {

@@ -53,6 +53,7 @@ namespace detail {
 class StreamingCore;
 class StateStoreBase;
 class Checkpointer;
+class FileSystem;
 
 // A node of the DStream graph. Ids are assigned in creation order, starting at 0.
 class DStreamBase {
@@ -178,6 +179,10 @@ class StreamingCore : public std::enable_shared_from_this<StreamingCore> {
   void setRemember(Duration d);
   void setCheckpointDir(std::string dir);
   const std::string& checkpointDir() const noexcept { return checkpoint_dir_; }
+  // The file layer of checkpoints and write-ahead logs (the local one unless a test injects
+  // faults); set before start or restore.
+  void setFileSystem(std::shared_ptr<FileSystem> fs);
+  const std::shared_ptr<FileSystem>& fileSystem() const noexcept { return fs_; }
   // Resumes from the newest valid checkpoint in the checkpoint directory: state, input records,
   // zero time and the last completed batch; start() then regenerates the batches after it.
   // Returns false when the directory holds no checkpoint. Throws CheckpointError when the
@@ -227,6 +232,7 @@ class StreamingCore : public std::enable_shared_from_this<StreamingCore> {
   std::shared_ptr<Clock> clock_;
   StreamingConf conf_;
   std::string checkpoint_dir_;
+  std::shared_ptr<FileSystem> fs_;
   std::unique_ptr<Checkpointer> checkpointer_;
   std::optional<Time> restored_time_;  // the last batch completed before a restart
   std::vector<std::pair<std::string, DStreamBase*>> stateful_;  // fixed at start()

@@ -154,7 +154,8 @@ class BlockBuffer {
 // Thread-safety: any thread; the caller orders appends (BlockBuffer's order lock).
 class ReceivedBlockLog {
  public:
-  ReceivedBlockLog(std::string directory, const StreamingConf& conf);
+  ReceivedBlockLog(std::string directory, const StreamingConf& conf,
+                   std::shared_ptr<FileSystem> fs);
   ~ReceivedBlockLog();
   const std::string& directory() const;
   // Logs a block (its encoded records) durably; returns its sequence number. Throws IOError.
@@ -163,22 +164,42 @@ class ReceivedBlockLog {
   // sequence number after them. Throws IOError.
   std::uint64_t appendAllocation(Time t);
   std::uint64_t nextSequence() const;
+  // The checkpoint of batch t is being saved and a restart from it recomputes the batches from
+  // `first_needed` on (those since the oldest data checkpoint of the stateful streams).
+  void noteCheckpoint(Time t, Time first_needed);
   // Deletes the segments that no restart from a checkpoint of batch `oldest` or later needs.
   void checkpointsKeptFrom(Time oldest);
 
-  // What a restart replays: the blocks from `processed_end` on, grouped into the batches after
-  // `restored` they had been given to, then those given to none. Without a checkpoint
-  // (`processed_end` empty) the log belongs to a run that is not resumed: it is discarded.
+  // The blocks [begin, end) of one batch.
+  struct Range {
+    Time time;
+    std::uint64_t begin = 0;
+    std::uint64_t end = 0;
+    template <class Archive>
+    void serialize(Archive& ar) {
+      std::int64_t ms = time.milliseconds();
+      ar(ms, begin, end);
+      time = Time(ms);
+    }
+  };
+  // What a restart replays, from a checkpoint of batch `restored` that lists the ranges of the
+  // completed batches it may recompute and `processed_end`, the first block no completed batch
+  // took: those batches' blocks; the blocks from `processed_end` on, grouped into the batches
+  // after `restored` they had been given to; then those given to none. Without a checkpoint
+  // (`restored` empty) the log belongs to a run that is not resumed: it is discarded.
   struct Replay {
     struct Batch {
       Time time;
-      std::uint64_t end;  // the sequence number after its blocks
+      std::uint64_t begin = 0;
+      std::uint64_t end = 0;
       std::vector<std::string> blocks;
     };
+    std::vector<Batch> completed;
     std::vector<Batch> allocated;
     std::vector<std::string> unallocated;
   };
-  Replay replay(std::optional<std::uint64_t> processed_end, std::optional<Time> restored);
+  Replay replay(std::optional<Time> restored, const std::vector<Range>& completed,
+                std::uint64_t processed_end);
 
  private:
   struct Impl;
@@ -285,6 +306,7 @@ class ReceiverInputNode final : public DStreamNode<T>, public InputBase {
   void allocateBatch(Time t) override {
     std::lock_guard lock(allocated_mu_);
     std::vector<std::vector<T>> blocks;
+    const std::uint64_t begin = processed_end_;
     if (auto it = restored_.find(t); it != restored_.end()) {
       // A batch regenerated after a restart gets exactly the blocks it had been given.
       blocks = std::move(it->second.first);
@@ -311,6 +333,7 @@ class ReceiverInputNode final : public DStreamNode<T>, public InputBase {
     for (const auto& b : blocks) records += static_cast<long long>(b.size());
     this->core().reportInputRecords(this->id(), records);
     allocated_[t] = std::move(blocks);
+    if (logging_) ranges_[t] = {t, begin, processed_end_};
   }
 
   void clearMetadata(Time t) override {
@@ -318,26 +341,36 @@ class ReceiverInputNode final : public DStreamNode<T>, public InputBase {
     std::lock_guard lock(allocated_mu_);
     const Time cutoff = t - this->rememberDuration();
     allocated_.erase(allocated_.begin(), allocated_.upper_bound(cutoff));
+    ranges_.erase(ranges_.begin(), ranges_.upper_bound(cutoff));
   }
 
-  // With the write-ahead log: the batch and the sequence number of the first block no completed
-  // batch has taken.
+  // With the write-ahead log: the batch, the blocks of the remembered batches (a restart
+  // recomputes the batches since the stateful streams' last data checkpoints from them) and the
+  // first block no completed batch has taken.
   std::string checkpointData(Time t) override {
     std::lock_guard lock(allocated_mu_);
     if (!logging_) return {};
-    return serialize(std::make_pair(t.milliseconds(), processed_end_));
+    std::vector<ReceivedBlockLog::Range> ranges;
+    for (const auto& [time, range] : ranges_) ranges.push_back(range);
+    log_->noteCheckpoint(t, ranges.empty() ? t + this->slideDuration() : ranges.front().time);
+    return serialize(std::make_tuple(t.milliseconds(), processed_end_, ranges));
   }
   void restoreCheckpointData(std::string_view bytes) override {
-    std::pair<std::int64_t, std::uint64_t> mark;
+    std::tuple<std::int64_t, std::uint64_t, std::vector<ReceivedBlockLog::Range>> mark;
     try {
-      mark = deserialize<std::pair<std::int64_t, std::uint64_t>>(bytes);
+      mark = deserialize<decltype(mark)>(bytes);
     } catch (const Error& e) {
       throw CheckpointError("Cannot restore the logged blocks of " + inputName() + ": " + e.what());
     }
+    auto& [time_ms, processed_end, ranges] = mark;
     openLog();
-    auto replay = log_->replay(mark.second, Time(mark.first));
+    auto replay = log_->replay(Time(time_ms), ranges, processed_end);
     std::lock_guard lock(allocated_mu_);
-    processed_end_ = mark.second;
+    processed_end_ = processed_end;
+    for (auto& batch : replay.completed) {
+      allocated_[batch.time] = decodeBlocks(batch.blocks);
+      ranges_[batch.time] = {batch.time, batch.begin, batch.end};
+    }
     for (auto& batch : replay.allocated) {
       restored_[batch.time] = {decodeBlocks(batch.blocks), batch.end};
     }
@@ -366,7 +399,7 @@ class ReceiverInputNode final : public DStreamNode<T>, public InputBase {
     if (log_) return;
     const std::string id = this->uid().value_or(std::to_string(this->id()));
     log_ = std::make_unique<ReceivedBlockLog>(this->core().checkpointDir() + "/receivedData/" + id,
-                                              this->core().conf());
+                                              this->core().conf(), this->core().fileSystem());
   }
 
   // Called once, at start, with spark.streaming.receiver.writeAheadLog.enable.
@@ -383,7 +416,7 @@ class ReceiverInputNode final : public DStreamNode<T>, public InputBase {
     } else {
       if (!log_) {
         openLog();
-        log_->replay(std::nullopt, std::nullopt);  // a fresh start: an old log is not resumed
+        log_->replay(std::nullopt, {}, 0);  // a fresh start: an old log is not resumed
       }
       buffer_->setLog(
           [this, log = log_.get()](const std::vector<T>& block) {
@@ -423,7 +456,8 @@ class ReceiverInputNode final : public DStreamNode<T>, public InputBase {
   // blocks no batch had taken (they go to the next batch).
   std::map<Time, std::pair<std::vector<std::vector<T>>, std::uint64_t>> restored_;
   std::deque<std::vector<T>> replayed_;
-  std::uint64_t processed_end_ = 0;  // guarded by allocated_mu_
+  std::map<Time, ReceivedBlockLog::Range> ranges_;  // the blocks of each remembered batch
+  std::uint64_t processed_end_ = 0;                 // guarded by allocated_mu_
   std::shared_ptr<Receiver<T>> receiver_;
   std::shared_ptr<BlockBuffer<T>> buffer_;
   std::unique_ptr<BlockTimer> timer_;

@@ -1,0 +1,154 @@
+// Write failures of a running job (a full or failing disk, injected through the context's file
+// layer): a checkpoint that cannot be written surfaces as the job's error, leaves the previous
+// checkpoints intact, and once the disk recovers the job checkpoints again (in full, since the
+// failed file may have held an incremental save) and a restart from it gives the uninterrupted
+// answer. A receiver block that cannot be logged is refused: store() throws, nothing is half
+// stored.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <sluice/streaming.hpp>
+#include <sluice/testing.hpp>
+
+#include "checkpoint/checkpoint_file.hpp"
+#include "io/faulty_file_system.hpp"
+#include "stream_test_util.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using sluice::StreamingContext;
+using sluice::Time;
+using sluice::stream_test::Batches;
+using sluice::stream_test::Collected;
+using sluice::stream_test::TempDir;
+using sluice::testing_io::FaultyFileSystem;
+using KV = std::pair<std::string, int>;
+using Fault = FaultyFileSystem::Fault;
+
+class CheckpointFailure : public ::testing::TestWithParam<std::string> {};
+SLUICE_ALL_MASTERS(CheckpointFailure);
+
+Batches<std::string> words() {
+  return {{"a", "b"}, {"a"}, {"c"}, {"a", "c"}, {"b"}, {}, {"a"}, {"d", "a"}, {"b"}, {"c"}};
+}
+
+// A running count whose state is saved every batch (incremental saves), over `words()`.
+struct CountJob {
+  std::shared_ptr<sluice::ManualClock> clock;
+  std::unique_ptr<StreamingContext> ssc;
+
+  CountJob(sluice::Context& sc, const std::string& dir, std::int64_t start_ms,
+           std::shared_ptr<FaultyFileSystem> fs, std::shared_ptr<Collected<KV>> out)
+      : clock(std::make_shared<sluice::ManualClock>(start_ms)) {
+    ssc = StreamingContext::getOrCreate(dir, [&] {
+      auto s = std::make_unique<StreamingContext>(sc, 1s, clock);
+      s->core()->setFileSystem(fs);
+      auto counts = sluice::testing::detail::testInput(sc, *s, words(), 2)
+                        .map([](std::string w) { return KV(std::move(w), 1); })
+                        .updateStateByKey([](const std::vector<int>& vs,
+                                             std::optional<int> state) -> std::optional<int> {
+                          int sum = state.value_or(0);
+                          for (int v : vs) sum += v;
+                          return sum;
+                        });
+      counts.checkpoint(1s);
+      counts.foreachRDD([out](const sluice::RDD<KV>& rdd, Time t) {
+        auto v = rdd.collect();
+        std::sort(v.begin(), v.end());
+        out->add(t, std::move(v));
+      });
+      s->checkpoint(dir);
+      return s;
+    });
+    ssc->start();
+  }
+  // Runs batch k and waits for its checkpoint; returns the error the batch left, if any.
+  std::optional<std::string> runTo(int k) {
+    clock->setTime(k * 1000LL);
+    if (!ssc->core()->waitForBatch(Time(k * 1000LL), 60s)) throw sluice::Error("batch timeout");
+    ssc->core()->flushCheckpoints();
+    try {
+      ssc->core()->rethrowError();
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    return std::nullopt;
+  }
+};
+
+TEST_P(CheckpointFailure, AFailedCheckpointSurfacesKeepsThePreviousOneAndTheJobRecovers) {
+  sluice::Context sc(GetParam(), "checkpointFailure");
+  TempDir straight_dir("sluice_ckpt_fail");
+  auto expected = std::make_shared<Collected<KV>>();
+  {
+    CountJob job(sc, straight_dir.path().string(), 0, std::make_shared<FaultyFileSystem>(),
+                 expected);
+    for (int k = 1; k <= 10; ++k) ASSERT_EQ(job.runTo(k), std::nullopt);
+    job.ssc->stop(false);
+  }
+
+  for (Fault fault : {Fault::kAppend, Fault::kPartialAppend, Fault::kSync}) {
+    SCOPED_TRACE(static_cast<int>(fault));
+    TempDir dir("sluice_ckpt_fail");
+    auto fs = std::make_shared<FaultyFileSystem>();
+    auto got = std::make_shared<Collected<KV>>();
+    {
+      CountJob job(sc, dir.path().string(), 0, fs, got);
+      for (int k = 1; k <= 3; ++k) ASSERT_EQ(job.runTo(k), std::nullopt);
+      fs->setFault(fault);
+      for (int k = 4; k <= 5; ++k) {
+        auto error = job.runTo(k);
+        ASSERT_TRUE(error.has_value()) << "batch " << k << "'s checkpoint failed silently";
+        EXPECT_NE(error->find("injected"), std::string::npos) << *error;
+      }
+      // Nothing of the failed writes is visible; the newest checkpoint is still batch 3's.
+      auto& local = *sluice::detail::FileSystem::local();
+      const auto files = sluice::detail::listCheckpoints(local, dir.path().string());
+      EXPECT_EQ(*std::max_element(files.begin(), files.end()), 3000);
+      EXPECT_EQ(sluice::detail::loadLatestCheckpoint(local, dir.path().string())->back().time_ms,
+                3000);
+      fs->setFault(Fault::kNone);
+      for (int k = 6; k <= 7; ++k) ASSERT_EQ(job.runTo(k), std::nullopt);
+      job.ssc->stop(false);
+    }
+    // The state saved after the failure must not lean on the saves that failed.
+    CountJob job(sc, dir.path().string(), 7000, fs, got);
+    for (int k = 8; k <= 10; ++k) ASSERT_EQ(job.runTo(k), std::nullopt);
+    job.ssc->stop(false);
+    EXPECT_EQ(got->by_batch, expected->by_batch);
+  }
+}
+
+class PushReceiver final : public sluice::Receiver<std::string> {
+ public:
+  void onStart() override {}
+  void onStop() override {}
+};
+
+TEST_P(CheckpointFailure, ABlockThatCannotBeLoggedIsRefused) {
+  sluice::Context sc(GetParam(), "walFailure");
+  TempDir dir("sluice_wal_fail");
+  auto fs = std::make_shared<FaultyFileSystem>();
+  auto clock = std::make_shared<sluice::ManualClock>();
+  StreamingContext ssc(sc, 1s, clock);
+  ssc.core()->setFileSystem(fs);
+  ssc.conf().set("spark.streaming.receiver.writeAheadLog.enable", "true");
+  ssc.checkpoint(dir.path().string());
+  auto receiver = std::make_shared<PushReceiver>();
+  auto out = sluice::stream_test::collectEach(ssc.receiverStream<std::string>(receiver));
+  ssc.start();
+  receiver->store(std::vector<std::string>{"a"});
+  fs->setFault(Fault::kPartialAppend);
+  EXPECT_THROW(receiver->store(std::vector<std::string>{"lost?"}), sluice::IOError);
+  fs->setFault(Fault::kNone);
+  receiver->store(std::vector<std::string>{"b"});
+  clock->setTime(1000);
+  ASSERT_TRUE(ssc.core()->waitForBatch(Time(1000), 60s));
+  ssc.stop(false);
+  auto batch = out->batch(1000);
+  std::sort(batch.begin(), batch.end());
+  EXPECT_EQ(batch, (std::vector<std::string>{"a", "b"}));
+}
+
+}  // namespace
