@@ -100,39 +100,52 @@ void Checkpointer::write(const CheckpointMeta& meta, const std::vector<Stateful>
 
   CheckpointFile file;
   file.time_ms = meta.time_ms;
-  file.sections.push_back({std::string(kMeta), encodeMeta(meta)});
-  for (const auto& in : inputs) {
-    std::string data = in.input->checkpointData(Time(meta.time_ms));
-    if (!data.empty()) {
-      file.sections.push_back({std::string(kInputPrefix) + in.identity, std::move(data)});
+  auto chains = chains_;  // committed only once the file is queued
+  try {
+    file.sections.push_back({std::string(kMeta), encodeMeta(meta)});
+    for (const auto& in : inputs) {
+      std::string data = in.input->checkpointData(Time(meta.time_ms));
+      if (!data.empty()) {
+        file.sections.push_back({std::string(kInputPrefix) + in.identity, std::move(data)});
+      }
     }
-  }
-  for (const auto& s : stateful) {
-    auto& chain = chains_[s.identity];
-    if (!s.due && !chain.empty()) continue;
-    // A second checkpoint of the same batch (a graceful stop's) replaces the file that holds
-    // the stream's last incremental save, so it saves the state in full.
-    const bool full = chain.empty() || chain.back() == meta.time_ms ||
-                      static_cast<int>(chain.size()) >= kCompactEvery;
-    const auto committed = s.store->committedTime();
-    StateRecord record(committed.has_value(), committed ? committed->milliseconds() : 0, full,
-                       s.store->saveState(full));
-    file.sections.push_back({std::string(kStatePrefix) + s.identity, serialize(record)});
-    if (full) chain.clear();
-    chain.push_back(meta.time_ms);
+    for (const auto& s : stateful) {
+      auto& chain = chains[s.identity];
+      if (!s.due && !chain.empty()) continue;
+      // A second checkpoint of the same batch (a graceful stop's) replaces the file that holds
+      // the stream's last incremental save, so it saves the state in full.
+      const bool full = chain.empty() || chain.back() == meta.time_ms ||
+                        static_cast<int>(chain.size()) >= kCompactEvery;
+      const auto committed = s.store->committedTime();
+      StateRecord record(committed.has_value(), committed ? committed->milliseconds() : 0, full,
+                         s.store->saveState(full));
+      file.sections.push_back({std::string(kStatePrefix) + s.identity, serialize(record)});
+      if (full) chain.clear();
+      chain.push_back(meta.time_ms);
+    }
+  } catch (...) {
+    // The incremental saves encoded so far cleared their stores' change logs.
+    chains_.clear();
+    throw;
   }
   std::set<std::int64_t> deps;
   for (const auto& s : stateful) {
-    for (std::int64_t t : chains_[s.identity]) {
+    for (std::int64_t t : chains[s.identity]) {
       if (t != meta.time_ms) deps.insert(t);
     }
   }
   file.depends_on.assign(deps.begin(), deps.end());
 
   std::unique_lock lock(mu_);
-  if (!thread_.joinable()) thread_ = std::thread([this] { writerLoop(); });
+  try {
+    if (!thread_.joinable()) thread_ = std::thread([this] { writerLoop(); });
+  } catch (...) {
+    chains_.clear();
+    throw;
+  }
   cv_.wait(lock, [&] { return queue_.size() < kMaxQueued; });
   queue_.push_back({std::move(file), failures});
+  chains_ = std::move(chains);
   cv_.notify_all();
 }
 
@@ -163,7 +176,13 @@ void Checkpointer::writerLoop() {
     } catch (...) {
       error = std::current_exception();
     }
-    if (error && on_error_) on_error_(error);
+    if (error && on_error_) {
+      try {
+        on_error_(error);
+      } catch (...) {
+        log(LogLevel::kError, "The checkpoint error handler threw");
+      }
+    }
     lock.lock();
     if (error) ++failures_;
     writing_ = false;
@@ -180,11 +199,9 @@ void Checkpointer::writeNow(const CheckpointFile& file) {
 void Checkpointer::retain() {
   std::set<std::int64_t> needed;
   int kept = 0;
-  std::int64_t oldest_restorable = 0;  // a restart may fall back as far as this one
   for (auto it = known_.rbegin(); it != known_.rend() && kept < keep_; ++it, ++kept) {
     needed.insert(it->first);
     needed.insert(it->second.begin(), it->second.end());
-    oldest_restorable = it->first;
   }
   const std::int64_t oldest_kept = *needed.begin();
   try {
@@ -208,7 +225,14 @@ void Checkpointer::retain() {
   } catch (const std::exception& e) {
     log(LogLevel::kWarn, fmt::format("Checkpoint retention in '{}' failed: {}", dir_, e.what()));
   }
-  if (on_retained_) on_retained_(Time(oldest_restorable));
+  if (on_retained_) {
+    try {
+      on_retained_(Time(oldest_kept));
+    } catch (const std::exception& e) {
+      log(LogLevel::kWarn,
+          fmt::format("Cleaning behind the kept checkpoints failed: {}", e.what()));
+    }
+  }
 }
 
 std::optional<CheckpointMeta> Checkpointer::restore(std::int64_t batch_ms,

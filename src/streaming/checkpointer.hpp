@@ -80,7 +80,8 @@ class Checkpointer {
   };
   // Encodes the checkpoint of completed batch t and queues it for the writer thread. A failed
   // write goes to `on_error`; the previous checkpoints stay intact, and the next data checkpoint
-  // of every stream is a full one.
+  // of every stream is a full one. Throws what encoding throws (a state that cannot be
+  // serialized), with the same effect on the next checkpoint.
   void write(const CheckpointMeta& meta, const std::vector<Stateful>& stateful,
              const std::vector<Input>& inputs);
   // Blocks until every queued file is written (or has failed).

@@ -129,7 +129,9 @@ ReceivedBlockLog::Replay ReceivedBlockLog::replay(std::optional<Time> restored,
     if (kind == kBlock) {
       last_time = std::max(last_time, time);
       next_seq = std::max(next_seq, seq + 1);
-      if (restored && seq >= first_needed) blocks.emplace(seq, std::move(bytes));
+      // A number logged twice means the first append failed after its bytes landed (its store
+      // threw, or its block stayed unlogged): the later record is the real block.
+      if (restored && seq >= first_needed) blocks[seq] = std::move(bytes);
     } else if (kind == kAllocation && restored && Time(time) > *restored) {
       allocations.emplace_back(Time(time), seq);
     }

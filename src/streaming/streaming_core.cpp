@@ -467,8 +467,12 @@ void StreamingCore::stopInputs(bool graceful) {
 }
 
 bool StreamingCore::inputsHavePendingData() const {
-  std::lock_guard lock(mu_);
-  return std::any_of(inputs_.begin(), inputs_.end(),
+  std::vector<std::pair<std::shared_ptr<InputBase>, std::shared_ptr<DStreamBase>>> inputs;
+  {
+    std::lock_guard lock(mu_);  // not held while inputs take their own locks
+    inputs = inputs_;
+  }
+  return std::any_of(inputs.begin(), inputs.end(),
                      [](const auto& in) { return in.first->hasPendingData(); });
 }
 
@@ -517,9 +521,8 @@ void StreamingCore::stop(bool gracefully) {
                   fmt::format("Error writing the final checkpoint: {}", e.what()));
       recordError(std::current_exception());
     }
-  } else if (checkpointer_) {
-    checkpointer_->flush();  // as Spark's stop waits for its checkpoint writer
   }
+  flushCheckpoints();  // as Spark's stop waits for its checkpoint writer
   std::lock_guard lock(mu_);
   state_ = StreamingContextState::kStopped;
   StreamingCore* self = this;

@@ -16,7 +16,9 @@
 #pragma once
 
 #include <deque>
+#include <exception>
 #include <memory>
+#include <optional>
 #include <sluice/serialization.hpp>
 #include <sluice/streaming/dstream.hpp>
 #include <sluice/streaming/streaming_context.hpp>
@@ -92,28 +94,54 @@ class BlockBuffer {
   // A block stored whole; it is in the buffer (and logged) when this returns ("block stored").
   void addBlock(std::vector<T> block) {
     if (block.empty()) return;
-    std::lock_guard order(order_mu_);
-    cutLocked();
-    if (log_) log_(block);
-    std::lock_guard lock(mu_);
-    blocks_.push_back(std::move(block));
+    std::optional<std::string> cut_error;
+    std::exception_ptr log_error;
+    ErrorHook on_error;
+    {
+      std::lock_guard order(order_mu_);
+      cut_error = cutLocked();
+      on_error = on_error_;
+      try {
+        if (log_) log_(block);
+        std::lock_guard lock(mu_);
+        blocks_.push_back(std::move(block));
+      } catch (...) {
+        log_error = std::current_exception();
+      }
+    }
+    // Reported without the locks: a listener may call back into the receiver.
+    if (cut_error && on_error) on_error(*cut_error);
+    if (log_error) std::rethrow_exception(log_error);
   }
   void cut() {
-    std::lock_guard order(order_mu_);
-    cutLocked();
+    std::optional<std::string> error;
+    ErrorHook on_error;
+    {
+      std::lock_guard order(order_mu_);
+      error = cutLocked();
+      on_error = on_error_;
+    }
+    if (error && on_error) on_error(*error);
   }
   // Every record stored so far, as blocks in arrival order; `taken` runs before any later block
   // is logged (it logs the allocation).
   std::vector<std::vector<T>> takeAll(const std::function<void()>& taken = {}) {
-    std::lock_guard order(order_mu_);
-    cutLocked();
+    std::optional<std::string> error;
+    ErrorHook on_error;
     std::vector<std::vector<T>> out;
     {
-      std::lock_guard lock(mu_);
-      out.assign(std::make_move_iterator(blocks_.begin()), std::make_move_iterator(blocks_.end()));
-      blocks_.clear();
+      std::lock_guard order(order_mu_);
+      error = cutLocked();
+      on_error = on_error_;
+      {
+        std::lock_guard lock(mu_);
+        out.assign(std::make_move_iterator(blocks_.begin()),
+                   std::make_move_iterator(blocks_.end()));
+        blocks_.clear();
+      }
+      if (taken) taken();
     }
-    if (taken) taken();
+    if (error && on_error) on_error(*error);
     return out;
   }
   bool empty() const {
@@ -123,23 +151,26 @@ class BlockBuffer {
   }
 
  private:
-  // order_mu_ held; the logging runs without mu_, so single-record stores go on meanwhile.
-  void cutLocked() {
+  // order_mu_ held; the logging runs without mu_, so single-record stores go on meanwhile. A
+  // block that cannot be logged stays buffered, unlogged; the error is returned for reporting.
+  std::optional<std::string> cutLocked() {
     std::vector<T> block;
     {
       std::lock_guard lock(mu_);
-      if (current_.empty()) return;
+      if (current_.empty()) return std::nullopt;
       block.swap(current_);
     }
+    std::optional<std::string> error;
     if (log_) {
       try {
         log_(block);
       } catch (const std::exception& e) {
-        if (on_error_) on_error_(e.what());
+        error = e.what();
       }
     }
     std::lock_guard lock(mu_);
     blocks_.push_back(std::move(block));
+    return error;
   }
   mutable std::mutex order_mu_;  // orders blocks: logging and joining the buffer happen under it
   mutable std::mutex mu_;
@@ -284,9 +315,10 @@ class ReceiverInputNode final : public DStreamNode<T>, public InputBase {
   }
   void stopInput(bool graceful) override {
     long long dropped = 0;
-    if (!graceful) {
+    if (!graceful && !logging_) {
       // What no batch has taken yet never reaches one: taken away here so that the count is
-      // exact (the log, when on, keeps it for a restart).
+      // exact. (With the log, it stays: a batch still running may take it, and whatever none
+      // takes is in the log for a restart.)
       for (const auto& block : buffer_->takeAll()) dropped += static_cast<long long>(block.size());
       std::lock_guard lock(allocated_mu_);
       for (const auto& block : replayed_) dropped += static_cast<long long>(block.size());
@@ -294,6 +326,8 @@ class ReceiverInputNode final : public DStreamNode<T>, public InputBase {
     }
     receiver_->supervisor_->stop("Stopped by StreamingContext", dropped, logging_);
     timer_->stop();
+    // A receiver thread the user did not join may still store; the log hook points at this node.
+    buffer_->setLog({}, {});
   }
   bool hasPendingData() const override {
     {
@@ -312,10 +346,14 @@ class ReceiverInputNode final : public DStreamNode<T>, public InputBase {
       blocks = std::move(it->second.first);
       processed_end_ = it->second.second;
       restored_.erase(it);
+    } else if (!restored_.empty() && restored_.begin()->first > t) {
+      // Regenerated, but its allocation never reached the log: the blocks after it belong to
+      // the later regenerated batches, so it had none.
     } else {
       blocks.assign(std::make_move_iterator(replayed_.begin()),
                     std::make_move_iterator(replayed_.end()));
       replayed_.clear();
+      std::optional<std::string> error;
       auto fresh = buffer_->takeAll([&] {
         if (!logging_) return;
         try {
@@ -323,11 +361,14 @@ class ReceiverInputNode final : public DStreamNode<T>, public InputBase {
         } catch (const std::exception& e) {
           // The blocks are still processed; a restart would give them to its first batch.
           processed_end_ = log_->nextSequence();
-          receiver_->supervisor_->reportError("Cannot log the blocks of batch " + t.toString() +
-                                              ": " + e.what());
+          error = e.what();
         }
       });
       for (auto& b : fresh) blocks.push_back(std::move(b));
+      if (error) {
+        receiver_->supervisor_->reportError("Cannot log the blocks of batch " + t.toString() +
+                                            ": " + *error);
+      }
     }
     long long records = 0;
     for (const auto& b : blocks) records += static_cast<long long>(b.size());
