@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache g++
   libtbb-dev libabsl-dev libfmt-dev libspdlog-dev libcereal-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libzstd-dev strace
+  libgtest-dev libgmock-dev libbenchmark-dev libzstd-dev librocksdb-dev strace
   bible-kjv netcat-openbsd
 )
 

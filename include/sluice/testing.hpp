@@ -14,6 +14,8 @@ struct StreamTestOptions {
   std::chrono::milliseconds batchDuration{1000};
   int numInputPartitions = 2;
   std::string master = "local[2]";
+  // Streaming settings by key, set before the context starts.
+  std::vector<std::pair<std::string, std::string>> conf;
 };
 
 namespace detail {
@@ -65,6 +67,7 @@ auto runWith(const StreamTestOptions& options, std::size_t num_batches, Make mak
   Context sc(options.master, "streamTest");
   auto clock = std::make_shared<ManualClock>();
   StreamingContext ssc(sc, options.batchDuration, clock);
+  for (const auto& [key, value] : options.conf) ssc.conf().set(key, value);
   auto output = make(sc, ssc);
   using R = typename decltype(output)::value_type;
   auto results = std::make_shared<std::vector<std::vector<R>>>();

@@ -9,6 +9,7 @@
 #include <sluice/log.hpp>
 #include <sluice/serialization.hpp>
 #include <sluice/streaming/core.hpp>
+#include <sluice/streaming/state_backend.hpp>
 #include <sluice/streaming/state_store.hpp>
 #include <tuple>
 
@@ -18,6 +19,8 @@ namespace {
 constexpr std::string_view kMeta = "meta";
 constexpr std::string_view kInputPrefix = "input/";
 constexpr std::string_view kStatePrefix = "state/";
+// The saved states of the RocksDB backend, one directory per stateful stream.
+constexpr std::string_view kBackendDir = "rocksdb";
 
 // A stream's saved state: (has committed state, its batch time, full, the store's bytes).
 // Without committed state a restart replays the stream's input from the zero time.
@@ -118,7 +121,7 @@ void Checkpointer::write(const CheckpointMeta& meta, const std::vector<Stateful>
                         static_cast<int>(chain.size()) >= kCompactEvery;
       const auto committed = s.store->committedTime();
       StateRecord record(committed.has_value(), committed ? committed->milliseconds() : 0, full,
-                         s.store->saveState(full));
+                         s.store->saveState(full, {stateDir(s.identity), Time(meta.time_ms)}));
       file.sections.push_back({std::string(kStatePrefix) + s.identity, serialize(record)});
       if (full) chain.clear();
       chain.push_back(meta.time_ms);
@@ -147,6 +150,10 @@ void Checkpointer::write(const CheckpointMeta& meta, const std::vector<Stateful>
   queue_.push_back({std::move(file), failures});
   chains_ = std::move(chains);
   cv_.notify_all();
+}
+
+std::string Checkpointer::stateDir(const std::string& identity) const {
+  return fmt::format("{}/{}/{}", dir_, kBackendDir, stateFileName(identity));
 }
 
 void Checkpointer::flush() {
@@ -222,6 +229,7 @@ void Checkpointer::retain() {
       }
     }
     if (removed) fs_->syncDirectory(dir_);
+    removeSavedStatesBefore(dir_ + "/" + std::string(kBackendDir), Time(oldest_kept));
   } catch (const std::exception& e) {
     log(LogLevel::kWarn, fmt::format("Checkpoint retention in '{}' failed: {}", dir_, e.what()));
   }
@@ -288,7 +296,7 @@ std::optional<CheckpointMeta> Checkpointer::restore(std::int64_t batch_ms,
     }
     auto& chain = chains_[s.identity];
     for (auto& [time, record] : records) {
-      s.store->restoreState(std::get<3>(record), std::get<2>(record));
+      s.store->restoreState(std::get<3>(record), std::get<2>(record), stateDir(s.identity));
       s.store->setCommittedTime(std::get<0>(record) ? std::optional(Time(std::get<1>(record)))
                                                     : std::nullopt);
       chain.push_back(time);

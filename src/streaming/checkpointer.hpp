@@ -109,6 +109,8 @@ class Checkpointer {
   };
   void writerLoop();
   void writeNow(const CheckpointFile& file);
+  // Where the stateful stream `identity` saves the files of a state backend.
+  std::string stateDir(const std::string& identity) const;
   // Deletes the files that neither the newest `keep_` checkpoints written or restored here nor
   // their dependencies need, from what this writer knows of them (reading no file, so that it
   // costs a directory listing per batch, not the state's size).

@@ -66,6 +66,36 @@ bool StateStoreBase::finishBatch() {
   return true;
 }
 
+namespace {
+// Saved bytes of a backend start with this; in-memory saves start with cereal's endianness byte.
+constexpr std::string_view kBackendTag = "rocksdb:";
+}  // namespace
+
+std::string StateStoreBase::saveBackend(const StateSaveTarget& target) {
+  return std::string(kBackendTag) + backend_->checkpoint(target.dir, target.time);
+}
+
+void StateStoreBase::restoreBackend(std::string_view bytes, const std::string& dir,
+                                    const std::function<int(std::string_view)>& partition_of) {
+  if (!bytes.starts_with(kBackendTag)) {
+    throw CheckpointError(fmt::format(
+        "The checkpointed state of {} was saved in memory, and sluice.streaming.stateBackend "
+        "now selects rocksdb: restore it with the memory backend",
+        kind_));
+  }
+  backend_->restore(dir, std::string(bytes.substr(kBackendTag.size())));
+  if (backend_->savedPartitions() != partitions_) backend_->repartition(partitions_, partition_of);
+}
+
+void StateStoreBase::checkInMemoryFormat(std::string_view bytes) const {
+  if (bytes.starts_with(kBackendTag)) {
+    throw CheckpointError(fmt::format(
+        "The checkpointed state of {} was saved by the rocksdb state backend: set "
+        "sluice.streaming.stateBackend to rocksdb to restore it",
+        kind_));
+  }
+}
+
 void StateStoreBase::checkReadable(const StateVersionBase& version) const {
   if (version.detached() || version.base() == committed_) return;
   throw IllegalStateError(fmt::format(

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <set>
 #include <sluice/error.hpp>
 #include <sluice/log.hpp>
 #include <sluice/streaming/core.hpp>
+#include <sluice/streaming/state_backend.hpp>
 #include <sluice/streaming/state_store.hpp>
 #include <unordered_set>
 
@@ -83,6 +85,15 @@ void StreamingConf::set(const std::string& key, const std::string& value) {
       throw InvalidArgumentError(fmt::format("{}: '{}' is not a positive integer", key, value));
     }
     checkpoints_retained = n;
+  } else if (key == "sluice.streaming.stateBackend") {
+    if (value != "memory" && value != "rocksdb") {
+      throw InvalidArgumentError(
+          fmt::format("{}: '{}' is not a state backend (memory or rocksdb)", key, value));
+    }
+    state_backend = value;
+  } else if (key == "sluice.streaming.stateBackend.rocksdb.localDir") {
+    if (value.empty()) throw InvalidArgumentError(key + " must not be empty");
+    state_backend_dir = value;
   } else if (key == "spark.streaming.concurrentJobs") {
     if (value != "1") {
       throw InvalidArgumentError(
@@ -227,6 +238,7 @@ bool StreamingCore::restoreFromCheckpoint() {
   lock.unlock();
   auto checkpointer = makeCheckpointer();
   const auto stateful = statefulStreams();
+  openStateBackends(stateful);
   const auto inputs = checkpointedInputs();
   auto meta = checkpointer->restore(batch_duration_.count(),
                                     statefulEntries(stateful, std::nullopt), inputEntries(inputs));
@@ -236,6 +248,28 @@ bool StreamingCore::restoreFromCheckpoint() {
   restored_time_ = Time(meta->time_ms);
   checkpointer_ = std::move(checkpointer);
   return true;
+}
+
+void StreamingCore::openStateBackends(
+    const std::vector<std::pair<std::string, DStreamBase*>>& stateful) {
+  if (conf_.state_backend != "rocksdb") return;
+  std::string dir = conf_.state_backend_dir;
+  if (dir.empty()) {
+    dir = checkpoint_dir_.empty()
+              ? (std::filesystem::temp_directory_path() / "sluice-state").string()
+              : checkpoint_dir_ + "/rocksdb-working";
+  }
+  for (auto& [identity, stream] : stateful) {
+    StateStoreBase& store = *stream->stateStore();
+    if (store.backend() != nullptr) continue;
+    if (!store.supportsBackend()) {
+      detail::log(LogLevel::kInfo, fmt::format("{} keeps its state in memory: the rocksdb state "
+                                               "backend holds updateStateByKey and mapWithState",
+                                               identity));
+      continue;
+    }
+    store.setBackend(openRocksDbBackend(dir, identity, store.numPartitions()));
+  }
 }
 
 std::unique_ptr<Checkpointer> StreamingCore::makeCheckpointer() {
@@ -393,6 +427,11 @@ void StreamingCore::start() {
     checkUniqueIdentities(names);
   }
   std::unique_lock lock(mu_);
+  if (state_ == StreamingContextState::kInitialized) {
+    lock.unlock();
+    openStateBackends(stateful);
+    lock.lock();
+  }
   stateful_ = std::move(stateful);
   if (state_ == StreamingContextState::kActive) {
     detail::log(LogLevel::kWarn, "StreamingContext has already been started");

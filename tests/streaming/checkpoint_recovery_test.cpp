@@ -20,11 +20,12 @@ using sluice::StreamingContext;
 using sluice::Time;
 using sluice::stream_test::Batches;
 using sluice::stream_test::Collected;
+using sluice::stream_test::StateParam;
 using sluice::stream_test::TempDir;
 using KV = std::pair<std::string, int>;
 
 class CheckpointRecovery : public ::testing::TestWithParam<std::string> {};
-SLUICE_ALL_MASTERS(CheckpointRecovery);
+SLUICE_STATE_BACKENDS(CheckpointRecovery);
 
 // Runs batches 1..n of `make`'s output over a time-indexed input, checkpointing into `dir`.
 // With `crash_after`, the context is dropped without a graceful stop after that batch and
@@ -36,12 +37,14 @@ std::map<std::int64_t, std::vector<Out>> runRecovering(const std::string& master
                                                        const Batches<In>& input, Make make, int n,
                                                        std::optional<int> crash_after, int down = 0,
                                                        bool graceful = false) {
-  sluice::Context sc(master, "recovery");
+  const StateParam param(master);
+  sluice::Context sc(param.master, "recovery");
   auto collected = std::make_shared<Collected<Out>>();
   auto run = [&](int first, int last, std::int64_t start_ms, bool stop_gracefully) {
     auto clock = std::make_shared<sluice::ManualClock>(start_ms);
     auto ssc = StreamingContext::getOrCreate(dir, [&] {
       auto s = std::make_unique<StreamingContext>(sc, 1s, clock);
+      param.apply(*s);
       auto in = sluice::testing::detail::testInput(sc, *s, input, 2);
       make(sc, *s, in).foreachRDD([collected](const RDD<Out>& rdd, Time t) {
         collected->add(t, rdd.collect());
@@ -239,7 +242,8 @@ TEST_P(CheckpointRecovery, TextFileStreamReadsTheSameFilesAfterRecovery) {
   // after batch 2 completed is counted once, and not again by the batches after the restart.
   TempDir data("sluice_ckpt_in");
   TempDir dir("sluice_ckpt");
-  sluice::Context sc(GetParam(), "fileRecovery");
+  const StateParam param(GetParam());
+  sluice::Context sc(param.master, "fileRecovery");
   auto collected = std::make_shared<Collected<KV>>();
   auto write = [&](const std::string& name, const std::string& text, std::int64_t mtime_ms) {
     const auto tmp = data.path() / ("." + name);
@@ -254,6 +258,7 @@ TEST_P(CheckpointRecovery, TextFileStreamReadsTheSameFilesAfterRecovery) {
     auto clock = std::make_shared<sluice::ManualClock>(now);
     auto ssc = StreamingContext::getOrCreate(dir.path().string(), [&] {
       auto s = std::make_unique<StreamingContext>(sc, 1s, clock);
+      param.apply(*s);
       s->textFileStream(data.path().string())
           .map([](std::string w) { return KV(std::move(w), 1); })
           .updateStateByKey([](const std::vector<int>& vs, std::optional<int> st) {

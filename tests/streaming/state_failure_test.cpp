@@ -36,6 +36,7 @@ using sluice::Time;
 using sluice::stream_test::Batches;
 using sluice::stream_test::collectEach;
 using sluice::stream_test::Collected;
+using sluice::stream_test::StateParam;
 
 using Count = std::pair<std::string, int>;
 using Counts = std::map<std::string, int>;
@@ -112,8 +113,13 @@ class CallLog {
 // A streaming context on a ManualClock with 1 s batches, driven one batch at a time.
 class Harness {
  public:
-  Harness(const std::string& master, const std::string& name)
-      : sc_(master, name), clock_(std::make_shared<sluice::ManualClock>()), ssc_(sc_, 1s, clock_) {}
+  // `param`: a master, and "/rocksdb" for the rocksdb state backend (StateParam).
+  Harness(const std::string& param, const std::string& name)
+      : sc_(StateParam(param).master, name),
+        clock_(std::make_shared<sluice::ManualClock>()),
+        ssc_(sc_, 1s, clock_) {
+    StateParam(param).apply(ssc_);
+  }
   ~Harness() {
     try {
       ssc_.stop(false);
@@ -505,7 +511,7 @@ constexpr int kMany = 20000;
 // has reached its gate, which then waits for the throw (each wait has a deadline).
 class Race {
  public:
-  explicit Race(const std::string& master) : parallel_(master != "local[1]") {}
+  explicit Race(const std::string& param) : parallel_(StateParam(param).master != "local[1]") {}
   void beforeThrow() {
     if (parallel_) waitFor(reached_);
     threw_.store(true);
@@ -755,6 +761,6 @@ TEST_P(StateFailure, ReduceByKeyAndWindowTaskCancelledByAFailureIsNotCommitted) 
   EXPECT_TRUE(sortedBatch(*second, 5000) == expected[4]);
 }
 
-SLUICE_ALL_MASTERS(StateFailure);
+SLUICE_STATE_BACKENDS(StateFailure);
 
 }  // namespace

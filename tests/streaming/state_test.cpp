@@ -50,7 +50,7 @@ std::optional<int> runningCount(const std::vector<int>& values, std::optional<in
 
 class StateOperations : public sluice::stream_test::StreamTest {};
 
-SLUICE_ALL_MASTERS(StateOperations);
+SLUICE_STATE_BACKENDS(StateOperations);
 
 const Batches<std::string> kCountInput{{"a"}, {"a", "b"}, {"a", "b", "c"}, {"a", "b"}, {"a"}, {}};
 

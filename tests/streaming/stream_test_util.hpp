@@ -85,16 +85,43 @@ DStream<T> withGaps(const DStream<T>& stream, std::set<std::int64_t> gaps_ms) {
   return DStream<T>(std::make_shared<GapNode<T>>(stream.node(), std::move(gaps_ms)));
 }
 
-// A fixture parameterized by master (instantiate with SLUICE_ALL_MASTERS); opts() are the
-// runStream options for that master.
+// A test parameter of the stateful suites: a master, and "/rocksdb" after it to keep the state in
+// the rocksdb state backend.
+struct StateParam {
+  explicit StateParam(const std::string& param) {
+    const auto slash = param.find('/');
+    master = param.substr(0, slash);
+    if (slash != std::string::npos) backend = param.substr(slash + 1);
+  }
+  void apply(StreamingContext& ssc) const { ssc.conf().set("sluice.streaming.stateBackend", backend); }
+
+  std::string master;
+  std::string backend = "memory";
+};
+
+// The masters, each with the memory and the rocksdb state backend.
+inline auto stateBackendParams() {
+  return ::testing::Values("local[1]", "local[2]", "local[4]", "local[1]/rocksdb",
+                           "local[2]/rocksdb", "local[4]/rocksdb");
+}
+
+// A fixture parameterized by master (instantiate with SLUICE_ALL_MASTERS, or with
+// SLUICE_STATE_BACKENDS for a StateParam); opts() are the runStream options for it.
 class StreamTest : public ::testing::TestWithParam<std::string> {
  protected:
   StreamTestOptions opts(int input_partitions = 2,
                          std::chrono::milliseconds batch = std::chrono::milliseconds(1000)) const {
-    return StreamTestOptions{
-        .batchDuration = batch, .numInputPartitions = input_partitions, .master = GetParam()};
+    const StateParam param(GetParam());
+    return StreamTestOptions{.batchDuration = batch,
+                             .numInputPartitions = input_partitions,
+                             .master = param.master,
+                             .conf = {{"sluice.streaming.stateBackend", param.backend}}};
   }
 };
+
+#define SLUICE_STATE_BACKENDS(Suite)                                                   \
+  INSTANTIATE_TEST_SUITE_P(Backends, Suite, ::sluice::stream_test::stateBackendParams(), \
+                           ::sluice::testing_util::masterName)
 
 // The masters of the tests with receivers, which need a thread besides the receiver's.
 inline auto receiverMasters() {

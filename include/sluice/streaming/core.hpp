@@ -41,6 +41,13 @@ struct StreamingConf {
   // returns (survives a machine crash); false leaves flushing to the OS (survives a process kill)
   bool receiver_wal_fsync = true;
   int checkpoints_retained = 3;  // sluice.checkpoint.retained: checkpoint files kept
+  // sluice.streaming.stateBackend: where stateful streams keep their committed state, "memory"
+  // or "rocksdb" (on local disk; for updateStateByKey and mapWithState, the window's state stays
+  // in memory)
+  std::string state_backend = "memory";
+  // sluice.streaming.stateBackend.rocksdb.localDir: the databases' working directory (default:
+  // under the checkpoint directory, so that checkpoints are hard links; else the temp directory)
+  std::string state_backend_dir;
 
   // Sets a key by Spark's name, e.g. set("spark.streaming.blockInterval", "100ms"). Durations
   // accept ms, s, min suffixes (no suffix: ms). Throws InvalidArgumentError for an unknown key,
@@ -223,6 +230,9 @@ class StreamingCore : public std::enable_shared_from_this<StreamingCore> {
   std::vector<std::pair<std::string, InputBase*>> checkpointedInputs() const;
   void writeCheckpoint(Time t, bool all_state);
   std::unique_ptr<Checkpointer> makeCheckpointer();
+  // With sluice.streaming.stateBackend=rocksdb, gives each stateful stream that supports it a
+  // database; before a restore and before the first batch.
+  void openStateBackends(const std::vector<std::pair<std::string, DStreamBase*>>& stateful);
   void recordError(std::exception_ptr error);
   void stopInputs(bool graceful);
   bool inputsHavePendingData() const;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <deque>
+#include <unordered_map>
 #include <sluice/streaming/state_store.hpp>
 #include <sluice/streaming/window.hpp>
 
@@ -117,6 +118,11 @@ class StateNode final : public DStreamNode<std::pair<K, S>> {
         VectorSink<P> sink(pairs);
         initial->iterate(tc, p, sink);
         for (auto& kv : pairs) states[add(kv.first)] = std::move(kv.second);
+      } else if (backend() != nullptr) {
+        backend()->scan(p, [&](std::string_view key, std::string_view state) {
+          states[add(deserialize<K>(key))] = deserialize<S>(state);
+          return true;
+        });
       } else {
         for (const auto& kv : *parts_[static_cast<std::size_t>(p)]) {
           states[add(kv.first)] = kv.second;
@@ -160,7 +166,8 @@ class StateNode final : public DStreamNode<std::pair<K, S>> {
       result.state = std::move(next);
     }
 
-    std::string saveState(bool full) override {
+    std::string saveState(bool full, const StateSaveTarget& target) override {
+      if (backend() != nullptr) return saveBackend(target);
       if (full) {
         changes_.clear();
         std::vector<P> all;
@@ -175,8 +182,14 @@ class StateNode final : public DStreamNode<std::pair<K, S>> {
       return serialize(changes);
     }
 
-    void restoreState(std::string_view bytes, bool full) override {
+    void restoreState(std::string_view bytes, bool full, const std::string& dir) override {
       const int n = numPartitions();
+      if (backend() != nullptr) {
+        restoreBackend(bytes, dir,
+                       [n](std::string_view key) { return partitionOf(deserialize<K>(key), n); });
+        return;
+      }
+      checkInMemoryFormat(bytes);
       std::vector<std::vector<P>> parts(static_cast<std::size_t>(n));
       if (full) {
         for (auto& kv : decodeState<std::vector<P>>(bytes, kind())) {
@@ -210,14 +223,26 @@ class StateNode final : public DStreamNode<std::pair<K, S>> {
     }
 
     std::size_t size() const override {
+      if (backend() != nullptr) return backend()->estimatedKeys();
       std::size_t n = 0;
       for (const auto& part : parts_) n += part->size();
       return n;
     }
+    bool supportsBackend() const override { return true; }
 
    protected:
     void commit(StateVersionBase& base) override {
       auto& version = static_cast<Version&>(base);
+      if (backend() != nullptr) {
+        std::vector<KeyValueBackend::Write> writes;
+        for (int p = 0; p < numPartitions(); ++p) {
+          for (auto& [k, s] : version.parts[static_cast<std::size_t>(p)].changed) {
+            writes.push_back({p, serialize(k), s ? std::optional(serialize(*s)) : std::nullopt});
+          }
+        }
+        backend()->write(writes);
+        return;
+      }
       for (std::size_t p = 0; p < parts_.size(); ++p) {
         parts_[p] = version.parts[p].state;
         for (auto& [k, s] : version.parts[p].changed) changes_.insert_or_assign(k, s);
@@ -389,7 +414,39 @@ class MapWithStateNode final : public DStreamNode<M> {
     using StateStoreBase::checkReadable;
     const Partition& committed(int p) const { return parts_[static_cast<std::size_t>(p)]; }
 
-    std::string saveState(bool full) override {
+    // Entries read from a backend by one task, by key: decoded once, at stable addresses.
+    using Fetched = std::unordered_map<K, std::optional<Entry>, StableHasher<K>>;
+    // The committed entry of `key` in partition p, or null.
+    const Entry* find(int p, const K& key, Fetched& fetched) const {
+      if (backend() == nullptr) {
+        const auto& map = parts_[static_cast<std::size_t>(p)].map;
+        auto it = map.find(key);
+        return it == map.end() ? nullptr : &it->second;
+      }
+      auto it = fetched.find(key);
+      if (it == fetched.end()) {
+        std::optional<Entry> entry;
+        if (auto bytes = backend()->get(p, serialize(key))) entry = deserialize<Entry>(*bytes);
+        it = fetched.emplace(key, std::move(entry)).first;
+      }
+      return it->second ? &*it->second : nullptr;
+    }
+    // Calls f(key, entry) for every committed entry of partition p.
+    template <class Fn>
+    void forEachCommitted(int p, Fn&& f) const {
+      if (backend() == nullptr) {
+        for (const auto& [k, e] : parts_[static_cast<std::size_t>(p)].map) f(k, e);
+        return;
+      }
+      backend()->scan(p, [&](std::string_view key, std::string_view entry) {
+        f(deserialize<K>(key), deserialize<Entry>(entry));
+        return true;
+      });
+    }
+    bool supportsBackend() const override { return true; }
+
+    std::string saveState(bool full, const StateSaveTarget& target) override {
+      if (backend() != nullptr) return saveBackend(target);
       std::vector<std::pair<K, std::optional<Entry>>> out;
       if (full) {
         dirty_.clear();
@@ -406,27 +463,37 @@ class MapWithStateNode final : public DStreamNode<M> {
       return serialize(out);
     }
 
-    void restoreState(std::string_view bytes, bool full) override {
-      if (full) parts_.assign(parts_.size(), Partition{});
-      for (auto& [k, e] :
-           decodeState<std::vector<std::pair<K, std::optional<Entry>>>>(bytes, kind())) {
-        auto& map = parts_[static_cast<std::size_t>(partitionOf(k, numPartitions()))].map;
-        if (e) {
-          map.insert_or_assign(std::move(k), std::move(*e));
-        } else {
-          map.erase(k);
+    void restoreState(std::string_view bytes, bool full, const std::string& dir) override {
+      const int n = numPartitions();
+      if (backend() != nullptr) {
+        restoreBackend(bytes, dir,
+                       [n](std::string_view key) { return partitionOf(deserialize<K>(key), n); });
+      } else {
+        checkInMemoryFormat(bytes);
+        if (full) parts_.assign(parts_.size(), Partition{});
+        for (auto& [k, e] :
+             decodeState<std::vector<std::pair<K, std::optional<Entry>>>>(bytes, kind())) {
+          auto& map = parts_[static_cast<std::size_t>(partitionOf(k, n))].map;
+          if (e) {
+            map.insert_or_assign(std::move(k), std::move(*e));
+          } else {
+            map.erase(k);
+          }
         }
       }
-      for (auto& part : parts_) {
-        part.queue.clear();
+      // The timeout queue is not saved: it is rebuilt from each entry's last update time.
+      for (int p = 0; p < n; ++p) {
+        auto& queue = parts_[static_cast<std::size_t>(p)].queue;
+        queue.clear();
         if (!timeout_) continue;
-        for (const auto& [k, e] : part.map) part.queue.emplace_back(e.updated_ms, k);
-        std::sort(part.queue.begin(), part.queue.end(),
+        forEachCommitted(p, [&](const K& k, const Entry& e) { queue.emplace_back(e.updated_ms, k); });
+        std::sort(queue.begin(), queue.end(),
                   [](const auto& a, const auto& b) { return a.first < b.first; });
       }
     }
 
     std::size_t size() const override {
+      if (backend() != nullptr) return backend()->estimatedKeys();
       std::size_t n = 0;
       for (const auto& part : parts_) n += part.map.size();
       return n;
@@ -435,15 +502,26 @@ class MapWithStateNode final : public DStreamNode<M> {
    protected:
     void commit(StateVersionBase& base) override {
       auto& version = static_cast<Version&>(base);
+      if (backend() != nullptr) {
+        std::vector<KeyValueBackend::Write> writes;
+        for (int p = 0; p < numPartitions(); ++p) {
+          for (auto& [k, e] : version.parts[static_cast<std::size_t>(p)].changes) {
+            writes.push_back({p, serialize(k), e ? std::optional(serialize(*e)) : std::nullopt});
+          }
+        }
+        backend()->write(writes);
+      }
       for (std::size_t p = 0; p < parts_.size(); ++p) {
         Partition& part = parts_[p];
         Result& result = version.parts[p];
-        for (auto& [k, e] : result.changes) {
-          dirty_.insert_or_assign(k, true);
-          if (e) {
-            part.map.insert_or_assign(k, std::move(*e));
-          } else {
-            part.map.erase(k);
+        if (backend() == nullptr) {
+          for (auto& [k, e] : result.changes) {
+            dirty_.insert_or_assign(k, true);
+            if (e) {
+              part.map.insert_or_assign(k, std::move(*e));
+            } else {
+              part.map.erase(k);
+            }
           }
         }
         result.changes.clear();
@@ -484,15 +562,14 @@ class MapWithStateNode final : public DStreamNode<M> {
                                                                Sink<std::pair<K, S>>& out) {
       ensure(tc, p);
       ChunkBuffer<std::pair<K, S>> buf(out);
-      const Partition& part = store->committed(p);
       if (store->committedTime() == version->time()) {
-        for (const auto& [k, e] : part.map) buf.emplace(k, e.value);
+        store->forEachCommitted(p, [&](const K& k, const Entry& e) { buf.emplace(k, e.value); });
       } else {
         store->checkReadable(*version);
         const auto& changes = version->parts[static_cast<std::size_t>(p)].changes;
-        for (const auto& [k, e] : part.map) {
+        store->forEachCommitted(p, [&](const K& k, const Entry& e) {
           if (!changes.contains(k)) buf.emplace(k, e.value);
-        }
+        });
         for (const auto& [k, e] : changes) {
           if (e) buf.emplace(k, e->value);
         }
@@ -542,21 +619,22 @@ class MapWithStateNode final : public DStreamNode<M> {
       version->computeOnce(p, tc, [&] {
         store->checkReadable(*version);
         F fn = f;
-        advance(tc, store->committed(p), *version, p, fn, timeout);
+        advance(tc, *store, *version, p, fn, timeout);
       });
     };
   }
 
-  static void advance(TaskContext& tc, const Partition& committed, Version& version, int p, F& f,
+  static void advance(TaskContext& tc, const Store& store, Version& version, int p, F& f,
                       const std::optional<Duration>& timeout) {
     Result& result = version.parts[static_cast<std::size_t>(p)];
     result = Result{};
+    const Partition& committed = store.committed(p);
+    typename Store::Fetched fetched;
     auto lookup = [&](const K& key) -> const Entry* {
       if (auto it = result.changes.find(key); it != result.changes.end()) {
         return it->second ? &*it->second : nullptr;
       }
-      auto it = committed.map.find(key);
-      return it == committed.map.end() ? nullptr : &it->second;
+      return store.find(p, key, fetched);
     };
     if (version.initial) {
       // Spark loads the initial state with the first batch's time.

@@ -23,6 +23,7 @@
 #include <sluice/rdd.hpp>
 #include <sluice/serialization.hpp>
 #include <sluice/streaming/dstream.hpp>
+#include <sluice/streaming/state_backend.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,6 +62,13 @@ class StateVersionBase {
   std::atomic<int> done_{0};
 };
 
+// Where a checkpoint of batch `time` is being written; a backend that saves files of its own
+// (RocksDB) puts them under `dir`, one directory per store.
+struct StateSaveTarget {
+  std::string dir;
+  Time time;
+};
+
 class StateStoreBase {
  public:
   // `name` identifies the stream in messages and checkpoints (its uid).
@@ -79,14 +87,22 @@ class StateStoreBase {
   // Returns whether the committed state changed.
   bool finishBatch();
 
-  // Committed state for checkpoints. `full`: every key; otherwise only the keys changed since
-  // the last save (incremental), each with its value or as removed. Clears the change log.
-  virtual std::string saveState(bool full) = 0;
-  // Applies saved state in checkpoint order (a full save, then incremental ones), committed at
-  // `time`. Throws CheckpointError when the bytes do not decode.
-  virtual void restoreState(std::string_view bytes, bool full) = 0;
-  // Number of keys in the committed state.
+  // Committed state for checkpoints. In memory, `full`: every key; otherwise only the keys
+  // changed since the last save (incremental), each with its value or as removed; clears the
+  // change log. With a backend: the name of the backend's own checkpoint under target.dir.
+  virtual std::string saveState(bool full, const StateSaveTarget& target) = 0;
+  // Applies saved state in checkpoint order (a full save, then incremental ones); `dir` is the
+  // target.dir the state was saved with. Throws CheckpointError when the bytes do not decode.
+  virtual void restoreState(std::string_view bytes, bool full, const std::string& dir) = 0;
+  // Number of keys in the committed state (estimated with a backend).
   virtual std::size_t size() const = 0;
+
+  // Whether the store can keep its committed state in a KeyValueBackend.
+  virtual bool supportsBackend() const { return false; }
+  // Keeps the committed state in `backend` from now on; called before the first batch and before
+  // a restore, while the store is empty.
+  void setBackend(std::shared_ptr<KeyValueBackend> backend) { backend_ = std::move(backend); }
+  KeyValueBackend* backend() const noexcept { return backend_.get(); }
   void setCommittedTime(std::optional<Time> t) noexcept { committed_ = t; }
 
  protected:
@@ -101,7 +117,17 @@ class StateStoreBase {
   // against state that has moved on (an RDD of a dropped or superseded version read late).
   void checkReadable(const StateVersionBase& version) const;
 
+  // The backend's checkpoint as saved bytes.
+  std::string saveBackend(const StateSaveTarget& target);
+  // Restores the backend from saved bytes, moving keys to partition_of(key) when the saved state
+  // had another partition count.
+  void restoreBackend(std::string_view bytes, const std::string& dir,
+                      const std::function<int(std::string_view)>& partition_of);
+  // Throws CheckpointError when in-memory bytes came from a backend.
+  void checkInMemoryFormat(std::string_view bytes) const;
+
  private:
+  std::shared_ptr<KeyValueBackend> backend_;
   std::string kind_;
   int partitions_;
   std::optional<Time> committed_;

@@ -213,7 +213,7 @@ class ReducedWindowedNode final : public DStreamNode<std::pair<K, V>> {
       update.snapshot = update.slots.snapshot();
     }
 
-    std::string saveState(bool full) override {
+    std::string saveState(bool full, const StateSaveTarget&) override {
       std::vector<std::pair<K, std::optional<V>>> out;
       if (full) {
         dirty_.clear();
@@ -236,7 +236,8 @@ class ReducedWindowedNode final : public DStreamNode<std::pair<K, V>> {
       return serialize(out);
     }
 
-    void restoreState(std::string_view bytes, bool full) override {
+    void restoreState(std::string_view bytes, bool full, const std::string&) override {
+      checkInMemoryFormat(bytes);
       if (full) parts_.assign(parts_.size(), Partition{});
       for (auto& [k, v] : decodeState<std::vector<std::pair<K, std::optional<V>>>>(bytes, kind())) {
         Partition& part = parts_[static_cast<std::size_t>(partitionOf(k, numPartitions()))];
