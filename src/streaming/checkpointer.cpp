@@ -117,7 +117,9 @@ void Checkpointer::write(const CheckpointMeta& meta, const std::vector<Stateful>
       if (!s.due && !chain.empty()) continue;
       // A second checkpoint of the same batch (a graceful stop's) replaces the file that holds
       // the stream's last incremental save, so it saves the state in full.
-      const bool full = chain.empty() || chain.back() == meta.time_ms ||
+      // A backend's save is whole by itself (its checkpoint shares unchanged files instead).
+      const bool full = s.store->backend() != nullptr || chain.empty() ||
+                        chain.back() == meta.time_ms ||
                         static_cast<int>(chain.size()) >= kCompactEvery;
       const auto committed = s.store->committedTime();
       StateRecord record(committed.has_value(), committed ? committed->milliseconds() : 0, full,

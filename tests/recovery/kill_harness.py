@@ -62,6 +62,7 @@ def main():
     parser.add_argument("--seed", type=int, default=20261202)
     parser.add_argument("--batch-ms", type=int, default=100)
     parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--state-backend", default="memory")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     work = tempfile.mkdtemp(prefix="sluice_kill_")
@@ -80,7 +81,8 @@ def main():
         if crash_at:
             env["SLUICE_CRASH_AT"] = crash_at
         return subprocess.Popen(
-            [args.job, input_dir, ckpt, out, str(args.batch_ms), args.master],
+            [args.job, input_dir, ckpt, out, str(args.batch_ms), args.master,
+             args.state_backend],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def write_file():

@@ -3,7 +3,7 @@
 // incremental window of the last 10 batches, and saves all three every batch. It resumes from
 // its checkpoint (getOrCreate) and stops gracefully on SIGTERM.
 //
-// Usage: recovery_job INPUT_DIR CHECKPOINT_DIR OUTPUT_DIR [BATCH_MS [MASTER]]
+// Usage: recovery_job INPUT_DIR CHECKPOINT_DIR OUTPUT_DIR [BATCH_MS [MASTER [STATE_BACKEND]]]
 #include <chrono>
 #include <iostream>
 #include <sluice/sluice.hpp>
@@ -14,18 +14,21 @@
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::cerr << "usage: recovery_job INPUT_DIR CHECKPOINT_DIR OUTPUT_DIR [BATCH_MS [MASTER]]\n";
+    std::cerr << "usage: recovery_job INPUT_DIR CHECKPOINT_DIR OUTPUT_DIR "
+                 "[BATCH_MS [MASTER [STATE_BACKEND]]]\n";
     return 2;
   }
   const std::string input = argv[1], checkpoint = argv[2], output = argv[3];
   const std::chrono::milliseconds batch(argc > 4 ? std::stoll(argv[4]) : 100);
   const std::string master = argc > 5 ? argv[5] : "local[2]";
+  const std::string backend = argc > 6 ? argv[6] : "memory";
   using Count = std::pair<std::string, long long>;
   try {
     sluice::Context sc(master, "recoveryJob");
     sc.setLogLevel("WARN");
     auto ssc = sluice::StreamingContext::getOrCreate(checkpoint, [&] {
       auto s = std::make_unique<sluice::StreamingContext>(sc, batch);
+      s->conf().set("sluice.streaming.stateBackend", backend);
       auto words = s->textFileStream(input)
                        .uid("input")
                        .flatMap([](const std::string& line) {
