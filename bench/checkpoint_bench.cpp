@@ -1,6 +1,7 @@
 // Checkpoint costs (fault-tolerance issue, section 7), on the manual clock:
 // 1. mapWithState holding 10^6 keys, of which 1% change in a batch: the time to write the data
-//    checkpoint of that batch (incremental: the changed keys only), beside a full one;
+//    checkpoint of that batch (incremental: the changed keys only), beside a full one, with the
+//    memory and the rocksdb state backend;
 // 2. the time to restart from it (getOrCreate: read, verify and restore 10^6 keys);
 // 3. a windowed word count (30 s window, 1 s batches, inverse reduce) over the same batches with
 //    checkpointing every 10 s and without: the ratio of their processing times (best of 3).
@@ -9,11 +10,14 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 #include <sluice/sluice.hpp>
 #include <sluice/streaming.hpp>
 #include <sluice/testing.hpp>
 #include <string>
 #include <vector>
+
+#include <sys/stat.h>
 
 namespace {
 
@@ -49,9 +53,11 @@ void runTo(sluice::StreamingContext& ssc, sluice::ManualClock& clock, int batch)
 std::unique_ptr<sluice::StreamingContext> stateJob(sluice::Context& sc,
                                                    std::shared_ptr<sluice::ManualClock> clock,
                                                    const std::vector<std::vector<KV>>& input,
-                                                   const std::string& dir) {
+                                                   const std::string& dir,
+                                                   const std::string& backend) {
   return sluice::StreamingContext::getOrCreate(dir, [&] {
     auto ssc = std::make_unique<sluice::StreamingContext>(sc, 1s, clock);
+    ssc->conf().set("sluice.streaming.stateBackend", backend);
     auto in = sluice::testing::detail::testInput(sc, *ssc, input, 2);
     auto spec = sluice::stateSpecFunction<std::string, long long, long long>(
         [](const std::string&, std::optional<long long> v, sluice::State<long long>& s) {
@@ -64,6 +70,64 @@ std::unique_ptr<sluice::StreamingContext> stateJob(sluice::Context& sc,
     ssc->checkpoint(dir);
     return ssc;
   });
+}
+
+struct StateCosts {
+  double batch = 0;        // the batch changing 1% of the keys
+  double incremental = 0;  // its data checkpoint
+  double full = 0;         // a second one of the same batch (in memory: every key)
+  double restart = 0;
+  std::uintmax_t bytes = 0;  // the checkpoint directory, each file once
+};
+
+StateCosts stateCosts(sluice::Context& sc, const std::vector<std::vector<KV>>& input,
+                      const std::filesystem::path& dir, const std::string& backend) {
+  std::filesystem::remove_all(dir);
+  StateCosts costs;
+  {
+    auto clock = std::make_shared<sluice::ManualClock>();
+    auto ssc = stateJob(sc, clock, input, dir.string(), backend);
+    ssc->start();
+    runTo(*ssc, *clock, 1);           // the first checkpoint holds the full state
+    ssc->core()->flushCheckpoints();  // the full one of batch 1 is written behind the batches
+    auto start = Clock::now();
+    runTo(*ssc, *clock, 2);  // 1% of the keys change
+    costs.batch = secondsSince(start);
+    ssc->core()->flushCheckpoints();
+    start = Clock::now();
+    ssc->core()->checkpointNow();
+    costs.incremental = secondsSince(start);
+    ssc->stop(false);
+  }
+  {
+    auto clock = std::make_shared<sluice::ManualClock>(2000);
+    auto start = Clock::now();
+    auto ssc = stateJob(sc, clock, input, dir.string(), backend);
+    costs.restart = secondsSince(start);
+    ssc->start();
+    runTo(*ssc, *clock, 3);
+    ssc->core()->checkpointNow();  // writes and waits for every checkpoint queued
+    start = Clock::now();
+    ssc->core()->checkpointNow();
+    costs.full = secondsSince(start);
+    ssc->stop(false);
+  }
+  std::set<std::pair<std::uintmax_t, std::uintmax_t>> seen;  // (device, inode): hard links once
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    struct stat st {};
+    if (!e.is_regular_file() || ::stat(e.path().c_str(), &st) != 0) continue;
+    if (e.path().string().find("rocksdb-working") != std::string::npos) continue;
+    if (seen.insert({st.st_dev, st.st_ino}).second) costs.bytes += e.file_size();
+  }
+  std::filesystem::remove_all(dir);
+  return costs;
+}
+
+void printCosts(const char* backend, const StateCosts& c) {
+  std::printf("  %-8s batch %7.1f ms  incremental checkpoint %7.1f ms (%.1f%% of a 1 s batch)  "
+              "full %7.1f ms  restart %7.1f ms  directory %6.1f MB\n",
+              backend, c.batch * 1e3, c.incremental * 1e3, c.incremental * 100, c.full * 1e3,
+              c.restart * 1e3, static_cast<double>(c.bytes) / 1e6);
 }
 
 double windowedRun(sluice::Context& sc, const std::vector<std::vector<KV>>& input,
@@ -96,36 +160,8 @@ int main(int argc, char** argv) {
   sc.setLogLevel("WARN");
 
   const auto input = stateInput(keys, keys / 100, 3);
-  double incremental = 0, full = 0, restart = 0;
-  {
-    auto clock = std::make_shared<sluice::ManualClock>();
-    auto ssc = stateJob(sc, clock, input, dir.string());
-    ssc->start();
-    runTo(*ssc, *clock, 1);           // the first checkpoint holds the full state
-    runTo(*ssc, *clock, 2);           // 1% of the keys change
-    ssc->core()->flushCheckpoints();  // the full one of batch 1 is written behind the batches
-    auto start = Clock::now();
-    ssc->core()->checkpointNow();
-    incremental = secondsSince(start);
-    ssc->stop(false);
-  }
-  {
-    auto clock = std::make_shared<sluice::ManualClock>(2000);
-    auto start = Clock::now();
-    auto ssc = stateJob(sc, clock, input, dir.string());
-    restart = secondsSince(start);
-    ssc->start();
-    runTo(*ssc, *clock, 3);
-    ssc->core()->checkpointNow();  // writes and waits for every checkpoint queued
-    // A second save of the same batch replaces the first, so it is a full one.
-    start = Clock::now();
-    ssc->core()->checkpointNow();
-    full = secondsSince(start);
-    ssc->stop(false);
-  }
-  std::uintmax_t bytes = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir)) bytes += e.file_size();
-  std::filesystem::remove_all(dir);
+  const StateCosts memory = stateCosts(sc, input, dir, "memory");
+  const StateCosts rocksdb = stateCosts(sc, input, dir, "rocksdb");
 
   std::vector<std::vector<KV>> words(static_cast<std::size_t>(batches));
   for (int b = 0; b < batches; ++b) {
@@ -141,12 +177,9 @@ int main(int argc, char** argv) {
   }
   std::filesystem::remove_all(dir);
 
-  std::printf("state of %lld keys (mapWithState), 1%% changed:\n", keys);
-  std::printf("  incremental data checkpoint: %8.1f ms  (%.1f%% of a 1 s batch)\n",
-              incremental * 1e3, incremental * 100);
-  std::printf("  full data checkpoint:        %8.1f ms\n", full * 1e3);
-  std::printf("  restart (getOrCreate):       %8.1f ms\n", restart * 1e3);
-  std::printf("  checkpoint directory:        %8.1f MB\n", static_cast<double>(bytes) / 1e6);
+  std::printf("state of %lld keys (mapWithState), 1%% changed, by state backend:\n", keys);
+  printCosts("memory", memory);
+  printCosts("rocksdb", rocksdb);
   std::printf("windowed count, %d batches of 200000 records, 30 s window:\n", batches);
   std::printf(
       "  without checkpoints %.3f s, with (metadata every batch, state every 10 s) %.3f s:"
