@@ -1,7 +1,8 @@
 // Stateful network word count: a running count of every word seen since the start, printed
 // sorted by word after each two-second batch.
-// socketTextStream -> flatMap (split on whitespace) -> map (word, 1) -> updateStateByKey (sum of
-// the new values plus the previous total) -> transform (sortByKey) -> pprint.
+// socketTextStream -> flatMap (sluice::split, Python's line.split()) -> map (word, 1) ->
+// updateStateByKey (sum of the new values plus the previous total) -> transform (sortByKey) ->
+// pprint.
 //
 // Usage: stateful_network_word_count [--master local[N]] [--batch-ms N] [--seconds N]
 //                                    [--checkpoint DIR] [HOST [PORT]]
@@ -16,7 +17,6 @@
 #include <optional>
 #include <sluice/sluice.hpp>
 #include <sluice/streaming.hpp>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,14 +28,6 @@ namespace {
 constexpr char kUsage[] =
     "usage: stateful_network_word_count [--master local[N]] [--batch-ms N] [--seconds N]\n"
     "                                   [--checkpoint DIR] [HOST [PORT]]\n";
-
-// Python's line.split(): words separated by runs of whitespace.
-std::vector<std::string> splitWords(const std::string& line) {
-  std::vector<std::string> words;
-  std::istringstream in(line);
-  for (std::string word; in >> word;) words.push_back(std::move(word));
-  return words;
-}
 
 // The new total of a word: its counts in this batch plus its previous total (none at first).
 std::optional<long long> updateFunc(const std::vector<long long>& new_values,
@@ -67,7 +59,7 @@ int main(int argc, char** argv) {
     ssc.checkpoint(checkpoint_dir);
 
     auto lines = ssc.socketTextStream(host, port);
-    auto counts = lines.flatMap(splitWords)
+    auto counts = lines.flatMap([](const std::string& line) { return sluice::split(line); })
                       .map([](std::string word) {
                         return std::pair<std::string, long long>(std::move(word), 1);
                       })

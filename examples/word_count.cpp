@@ -27,17 +27,12 @@ int main(int argc, char** argv) {
     auto top =
         sc.textFile(path)
             .flatMap([](const std::string& line) {
-              std::vector<std::string> words;
-              std::string word;
-              for (char c : line) {
-                if (static_cast<unsigned char>(c) > ' ') {
-                  word.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c);
-                } else if (!word.empty()) {
-                  words.push_back(std::move(word));
-                  word.clear();
+              std::vector<std::string> words = sluice::split(line);
+              for (auto& word : words) {
+                for (char& c : word) {
+                  if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
                 }
               }
-              if (!word.empty()) words.push_back(std::move(word));
               return words;
             })
             .map([](std::string word) {
