@@ -19,26 +19,14 @@
 
 #include "example_cli.hpp"
 
-namespace {
-
-constexpr char kUsage[] =
-    "usage: directory_word_count [--master local[N]] [--batch-ms N] [--seconds N] DIR\n";
-
-}  // namespace
-
 int main(int argc, char** argv) {
   examples::CommonOptions options{.batch_ms = 2000};
   std::string directory;
-  try {
-    for (const auto& arg : examples::parseArgs(argc, argv, options)) {
-      if (!directory.empty()) throw std::invalid_argument(arg);
-      directory = arg;
-    }
-    if (directory.empty()) throw std::invalid_argument("arguments");
-  } catch (const std::exception&) {
-    std::cerr << kUsage;
-    return 2;
-  }
+  CLI::App app("Counts the words of the files that appear in a directory, batch by batch.",
+               "directory_word_count");
+  examples::addCommonOptions(app, options);
+  app.add_option("DIR", directory, "The directory to watch")->required();
+  if (auto status = examples::parse(app, argc, argv)) return *status;
 
   try {
     sluice::Context sc(options.master, "DirectoryWordCount");

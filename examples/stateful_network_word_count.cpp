@@ -25,10 +25,6 @@
 
 namespace {
 
-constexpr char kUsage[] =
-    "usage: stateful_network_word_count [--master local[N]] [--batch-ms N] [--seconds N]\n"
-    "                                   [--checkpoint DIR] [HOST [PORT]]\n";
-
 // The new total of a word: its counts in this batch plus its previous total (none at first).
 std::optional<long long> updateFunc(const std::vector<long long>& new_values,
                                     std::optional<long long> last) {
@@ -43,14 +39,12 @@ int main(int argc, char** argv) {
       (std::filesystem::temp_directory_path() / "sluice-stateful-network-word-count").string();
   std::string host = "localhost";
   int port = 9999;
-  try {
-    auto positional = examples::parseArgs(
-        argc, argv, options, {{"--checkpoint", [&](const std::string& v) { checkpoint_dir = v; }}});
-    examples::parseHostPort(positional, host, port);
-  } catch (const std::exception&) {
-    std::cerr << kUsage;
-    return 2;
-  }
+  CLI::App app("A running count of every word read from a TCP server, printed sorted by word.",
+               "stateful_network_word_count");
+  examples::addCommonOptions(app, options);
+  app.add_option("--checkpoint", checkpoint_dir, "Checkpoint directory")->capture_default_str();
+  examples::addHostPort(app, host, port);
+  if (auto status = examples::parse(app, argc, argv)) return *status;
 
   try {
     sluice::Context sc(options.master, "StatefulNetworkWordCount");

@@ -7,21 +7,16 @@
 #include <string>
 #include <vector>
 
+#include "example_cli.hpp"
+
 int main(int argc, char** argv) {
   std::string master = "local[*]";
   std::string path;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--master" && i + 1 < argc) {
-      master = argv[++i];
-    } else {
-      path = arg;
-    }
-  }
-  if (path.empty()) {
-    std::cerr << "usage: word_count [--master local[N]] FILE\n";
-    return 2;
-  }
+  CLI::App app("The five most frequent words of a text file.", "word_count");
+  app.add_option("--master", master, "Where to run: local, local[N] or local[*]")
+      ->capture_default_str();
+  app.add_option("FILE", path, "The text file")->required();
+  if (auto status = examples::parse(app, argc, argv)) return *status;
   try {
     sluice::Context sc(master, "wordCount");
     auto top =
