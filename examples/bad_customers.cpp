@@ -25,9 +25,6 @@
 
 namespace {
 
-constexpr char kUsage[] =
-    "usage: bad_customers [--master local[N]] [--batch-ms N] [--seconds N] [--port PORT]\n";
-
 // (customer_id, amount); the amount is None for the queued test transactions.
 using Transaction = std::pair<int, std::optional<double>>;
 
@@ -49,14 +46,16 @@ std::vector<Transaction> parseTransaction(const std::string& line) {
 int main(int argc, char** argv) {
   examples::CommonOptions options{.master = "local[2]"};
   int port = 0;  // 0: the queue of test transactions
-  try {
-    auto positional = examples::parseArgs(
-        argc, argv, options, {{"--port", [&](const std::string& v) { port = std::stoi(v); }}});
-    if (!positional.empty() || port < 0) throw std::invalid_argument("arguments");
-  } catch (const std::exception&) {
-    std::cerr << kUsage;
-    return 2;
-  }
+  CLI::App app(
+      "Joins each batch of transactions with a table of good and bad customers and keeps those "
+      "of the good ones.",
+      "bad_customers");
+  examples::addCommonOptions(app, options);
+  app.add_option("--port", port,
+                 "Read lines \"CUSTOMER_ID [AMOUNT]\" from localhost:PORT instead of the queue of "
+                 "test transactions")
+      ->transform(examples::numberIn(0, 65535, "a port number, or 0 for the queue"));
+  if (auto status = examples::parse(app, argc, argv)) return *status;
 
   try {
     sluice::Context sc(options.master, "BadCustomers");

@@ -1,6 +1,7 @@
 // Directory word count: watches a directory and counts the words of the files that appear in it
 // during each two-second batch.
-// textFileStream -> flatMap (split on whitespace) -> map (word, 1) -> reduceByKey -> pprint.
+// textFileStream -> flatMap (sluice::split, Python's line.split()) -> map (word, 1) -> reduceByKey
+// -> pprint.
 //
 // Usage: directory_word_count [--master local[N]] [--batch-ms N] [--seconds N] DIR
 // Only files modified after the start count (names starting with '.' or '_' never do); write
@@ -12,41 +13,20 @@
 #include <iostream>
 #include <sluice/sluice.hpp>
 #include <sluice/streaming.hpp>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "example_cli.hpp"
 
-namespace {
-
-constexpr char kUsage[] =
-    "usage: directory_word_count [--master local[N]] [--batch-ms N] [--seconds N] DIR\n";
-
-// Python's line.split(): words separated by runs of whitespace.
-std::vector<std::string> splitWords(const std::string& line) {
-  std::vector<std::string> words;
-  std::istringstream in(line);
-  for (std::string word; in >> word;) words.push_back(std::move(word));
-  return words;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   examples::CommonOptions options{.batch_ms = 2000};
   std::string directory;
-  try {
-    for (const auto& arg : examples::parseArgs(argc, argv, options)) {
-      if (!directory.empty()) throw std::invalid_argument(arg);
-      directory = arg;
-    }
-    if (directory.empty()) throw std::invalid_argument("arguments");
-  } catch (const std::exception&) {
-    std::cerr << kUsage;
-    return 2;
-  }
+  CLI::App app("Counts the words of the files that appear in a directory, batch by batch.",
+               "directory_word_count");
+  examples::addCommonOptions(app, options);
+  app.add_option("DIR", directory, "The directory to watch")->required();
+  if (auto status = examples::parse(app, argc, argv)) return *status;
 
   try {
     sluice::Context sc(options.master, "DirectoryWordCount");
@@ -54,7 +34,7 @@ int main(int argc, char** argv) {
     sluice::StreamingContext ssc(sc, options.batch());
 
     auto lines = ssc.textFileStream(directory);
-    auto counts = lines.flatMap(splitWords)
+    auto counts = lines.flatMap([](const std::string& line) { return sluice::split(line); })
                       .map([](std::string word) {
                         return std::pair<std::string, long long>(std::move(word), 1);
                       })

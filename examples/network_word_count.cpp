@@ -18,9 +18,6 @@
 
 namespace {
 
-constexpr char kUsage[] =
-    "usage: network_word_count [--master local[N]] [--batch-ms N] [--seconds N] [HOST [PORT]]\n";
-
 // Python's line.split(" "): consecutive spaces give empty words, as in PySpark.
 std::vector<std::string> splitOnSpace(const std::string& line) {
   std::vector<std::string> words;
@@ -40,13 +37,11 @@ int main(int argc, char** argv) {
   examples::CommonOptions options{.master = "local[2]"};  // one thread receives, one processes
   std::string host = "localhost";
   int port = 9999;
-  try {
-    auto positional = examples::parseArgs(argc, argv, options);
-    examples::parseHostPort(positional, host, port);
-  } catch (const std::exception&) {
-    std::cerr << kUsage;
-    return 2;
-  }
+  CLI::App app("Counts the words of each batch of lines read from a TCP server.",
+               "network_word_count");
+  examples::addCommonOptions(app, options);
+  examples::addHostPort(app, host, port);
+  if (auto status = examples::parse(app, argc, argv)) return *status;
 
   try {
     // Create a local StreamingContext with two working threads and a batch interval of 1 second.

@@ -18,21 +18,12 @@
 
 #include "example_cli.hpp"
 
-namespace {
-
-constexpr char kUsage[] =
-    "usage: queue_stream_event_counts [--master local[N]] [--batch-ms N] [--seconds N]\n";
-
-}  // namespace
-
 int main(int argc, char** argv) {
   examples::CommonOptions options;
-  try {
-    if (!examples::parseArgs(argc, argv, options).empty()) throw std::invalid_argument("arguments");
-  } catch (const std::exception&) {
-    std::cerr << kUsage;
-    return 2;
-  }
+  CLI::App app("Counts the events of each type in each batch of a queue of prepared RDDs.",
+               "queue_stream_event_counts");
+  examples::addCommonOptions(app, options);
+  if (auto status = examples::parse(app, argc, argv)) return *status;
 
   try {
     sluice::Context sc(options.master, "QueueStreamEventCounts");

@@ -18,21 +18,14 @@
 
 #include "example_cli.hpp"
 
-namespace {
-
-constexpr char kUsage[] =
-    "usage: queue_stream_modulo [--master local[N]] [--batch-ms N] [--seconds N]\n";
-
-}  // namespace
-
 int main(int argc, char** argv) {
   examples::CommonOptions options;
-  try {
-    if (!examples::parseArgs(argc, argv, options).empty()) throw std::invalid_argument("arguments");
-  } catch (const std::exception&) {
-    std::cerr << kUsage;
-    return 2;
-  }
+  CLI::App app(
+      "How often each last digit occurs over a window of 4 batches sliding by 2, on a queue of "
+      "five RDDs of 0..999.",
+      "queue_stream_modulo");
+  examples::addCommonOptions(app, options);
+  if (auto status = examples::parse(app, argc, argv)) return *status;
 
   try {
     sluice::Context sc(options.master, "QueueStreamModulo");

@@ -23,10 +23,6 @@
 
 namespace {
 
-constexpr char kUsage[] =
-    "usage: recoverable_word_count [--master local[N]] [--batch-ms N] [--seconds N] "
-    "INPUT_DIR CHECKPOINT_DIR\n";
-
 // Python's int(x): a line that is not a number fails the batch with a clear error (the file
 // stays unprocessed, to be counted once it is fixed and the job restarted).
 long long parseNumber(const std::string& x) {
@@ -49,15 +45,16 @@ std::optional<long long> updateFunction(const std::vector<long long>& new_values
 
 int main(int argc, char** argv) {
   examples::CommonOptions options{.batch_ms = 2000};
-  std::vector<std::string> dirs;
-  try {
-    dirs = examples::parseArgs(argc, argv, options);
-    if (dirs.size() != 2) throw std::invalid_argument("arguments");
-  } catch (const std::exception&) {
-    std::cerr << kUsage;
-    return 2;
-  }
-  const std::string input = dirs[0], checkpoint_dir = dirs[1];
+  std::string input;
+  std::string checkpoint_dir;
+  CLI::App app(
+      "The running count of each number mod 10 in the files moved into INPUT_DIR, recovered from "
+      "CHECKPOINT_DIR after a crash.",
+      "recoverable_word_count");
+  examples::addCommonOptions(app, options);
+  app.add_option("INPUT_DIR", input, "The directory to watch")->required();
+  app.add_option("CHECKPOINT_DIR", checkpoint_dir, "The checkpoint directory")->required();
+  if (auto status = examples::parse(app, argc, argv)) return *status;
 
   try {
     sluice::Context sc(options.master, "RecoverableWordCount");

@@ -1,7 +1,8 @@
 // Stateful network word count: a running count of every word seen since the start, printed
 // sorted by word after each two-second batch.
-// socketTextStream -> flatMap (split on whitespace) -> map (word, 1) -> updateStateByKey (sum of
-// the new values plus the previous total) -> transform (sortByKey) -> pprint.
+// socketTextStream -> flatMap (sluice::split, Python's line.split()) -> map (word, 1) ->
+// updateStateByKey (sum of the new values plus the previous total) -> transform (sortByKey) ->
+// pprint.
 //
 // Usage: stateful_network_word_count [--master local[N]] [--batch-ms N] [--seconds N]
 //                                    [--checkpoint DIR] [HOST [PORT]]
@@ -16,7 +17,6 @@
 #include <optional>
 #include <sluice/sluice.hpp>
 #include <sluice/streaming.hpp>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,18 +24,6 @@
 #include "example_cli.hpp"
 
 namespace {
-
-constexpr char kUsage[] =
-    "usage: stateful_network_word_count [--master local[N]] [--batch-ms N] [--seconds N]\n"
-    "                                   [--checkpoint DIR] [HOST [PORT]]\n";
-
-// Python's line.split(): words separated by runs of whitespace.
-std::vector<std::string> splitWords(const std::string& line) {
-  std::vector<std::string> words;
-  std::istringstream in(line);
-  for (std::string word; in >> word;) words.push_back(std::move(word));
-  return words;
-}
 
 // The new total of a word: its counts in this batch plus its previous total (none at first).
 std::optional<long long> updateFunc(const std::vector<long long>& new_values,
@@ -51,14 +39,12 @@ int main(int argc, char** argv) {
       (std::filesystem::temp_directory_path() / "sluice-stateful-network-word-count").string();
   std::string host = "localhost";
   int port = 9999;
-  try {
-    auto positional = examples::parseArgs(
-        argc, argv, options, {{"--checkpoint", [&](const std::string& v) { checkpoint_dir = v; }}});
-    examples::parseHostPort(positional, host, port);
-  } catch (const std::exception&) {
-    std::cerr << kUsage;
-    return 2;
-  }
+  CLI::App app("A running count of every word read from a TCP server, printed sorted by word.",
+               "stateful_network_word_count");
+  examples::addCommonOptions(app, options);
+  app.add_option("--checkpoint", checkpoint_dir, "Checkpoint directory")->capture_default_str();
+  examples::addHostPort(app, host, port);
+  if (auto status = examples::parse(app, argc, argv)) return *status;
 
   try {
     sluice::Context sc(options.master, "StatefulNetworkWordCount");
@@ -67,7 +53,7 @@ int main(int argc, char** argv) {
     ssc.checkpoint(checkpoint_dir);
 
     auto lines = ssc.socketTextStream(host, port);
-    auto counts = lines.flatMap(splitWords)
+    auto counts = lines.flatMap([](const std::string& line) { return sluice::split(line); })
                       .map([](std::string word) {
                         return std::pair<std::string, long long>(std::move(word), 1);
                       })

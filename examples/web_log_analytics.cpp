@@ -37,10 +37,6 @@
 
 namespace {
 
-constexpr char kUsage[] =
-    "usage: web_log_analytics [--master local[N]] [--batch-ms N] [--seconds N]\n"
-    "                         [--countries CSV] [HOST [PORT]]\n";
-
 using IpCount = std::pair<std::string, long long>;
 
 std::vector<std::string_view> splitFields(std::string_view line) {
@@ -99,14 +95,15 @@ int main(int argc, char** argv) {
   std::string countries_csv = "examples/data/ip_country.csv";
   std::string host = "localhost";
   int port = 9999;
-  try {
-    auto positional = examples::parseArgs(
-        argc, argv, options, {{"--countries", [&](const std::string& v) { countries_csv = v; }}});
-    examples::parseHostPort(positional, host, port);
-  } catch (const std::exception&) {
-    std::cerr << kUsage;
-    return 2;
-  }
+  CLI::App app(
+      "Every 10 batches, the three client IPs with the most requests in the last 30 batches of a "
+      "web log read from a TCP server, with their countries and all-time request counts.",
+      "web_log_analytics");
+  examples::addCommonOptions(app, options);
+  app.add_option("--countries", countries_csv, "CSV file of \"ip,country\" lines")
+      ->capture_default_str();
+  examples::addHostPort(app, host, port);
+  if (auto status = examples::parse(app, argc, argv)) return *status;
   if (!std::filesystem::is_regular_file(countries_csv)) {
     std::cerr << "web_log_analytics: no country table at " << countries_csv
               << " (run from the repository root, or pass --countries CSV)\n";

@@ -30,15 +30,14 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
 
-namespace {
+#include "example_cli.hpp"
 
-constexpr char kUsage[] =
-    "usage: web_log_generator [--port N] [--rate LINES_PER_SEC] [--seed N] [--seconds N]\n"
-    "                         [--malformed FRACTION] [--port-file PATH]\n";
+namespace {
 
 // A client that falls this far behind loses lines instead of growing its buffer further.
 constexpr std::size_t kMaxPendingBytes = 1 << 20;
@@ -188,34 +187,28 @@ int main(int argc, char** argv) {
   double seconds = 0;  // 0: until SIGINT/SIGTERM
   double malformed_fraction = 0.01;
   std::string port_file;
-  try {
-    for (int i = 1; i < argc; ++i) {
-      std::string arg = argv[i];
-      bool has_value = i + 1 < argc;
-      if (arg == "--port" && has_value) {
-        port = std::stoi(argv[++i]);
-      } else if (arg == "--rate" && has_value) {
-        rate = std::stod(argv[++i]);
-      } else if (arg == "--seed" && has_value) {
-        seed = std::stoull(argv[++i]);
-      } else if (arg == "--seconds" && has_value) {
-        seconds = std::stod(argv[++i]);
-      } else if (arg == "--malformed" && has_value) {
-        malformed_fraction = std::stod(argv[++i]);
-      } else if (arg == "--port-file" && has_value) {
-        port_file = argv[++i];
-      } else {
-        throw std::invalid_argument(arg);
-      }
-    }
-    if (port < 0 || port > 65535 || rate <= 0 || seconds < 0 || malformed_fraction < 0 ||
-        malformed_fraction > 1) {
-      throw std::invalid_argument("arguments");
-    }
-  } catch (const std::exception&) {
-    std::cerr << kUsage;
-    return 2;
-  }
+  CLI::App app("Serves a made-up web server log on 127.0.0.1 to every client that connects.",
+               "web_log_generator");
+  app.add_option("--port", port, "Port to listen on (0: any free port)")
+      ->capture_default_str()
+      ->transform(examples::numberIn(0, 65535, "a port number, or 0 for any free port"));
+  app.add_option("--rate", rate, "Lines per second")
+      ->capture_default_str()
+      ->transform(examples::numberIn(std::numeric_limits<double>::min(),
+                                     std::numeric_limits<double>::max(),
+                                     "a number of lines per second above 0"));
+  app.add_option("--seed", seed, "Seed of the generator: the same seed gives the same lines")
+      ->capture_default_str()
+      ->transform(examples::numberIn(std::uint64_t{0}, std::numeric_limits<std::uint64_t>::max(),
+                                     "a whole number from 0 to 2^64 - 1"));
+  app.add_option("--seconds", seconds, "Stop after this many seconds (0: at SIGINT or SIGTERM)")
+      ->capture_default_str()
+      ->transform(examples::numberIn(0.0, 1e9, "a number of seconds from 0 to 1e9"));
+  app.add_option("--malformed", malformed_fraction, "Fraction of broken lines")
+      ->capture_default_str()
+      ->transform(examples::numberIn(0.0, 1.0, "a fraction from 0 to 1"));
+  app.add_option("--port-file", port_file, "Write the port there once listening");
+  if (auto status = examples::parse(app, argc, argv)) return *status;
 
   // A client that disconnects must not kill the server: no SIGPIPE, send() reports EPIPE.
   std::signal(SIGPIPE, SIG_IGN);

@@ -22,10 +22,6 @@
 
 namespace {
 
-constexpr char kUsage[] =
-    "usage: windowed_word_count [--master local[N]] [--batch-ms N] [--seconds N]\n"
-    "                           [HOST [PORT] | --dir DIR]\n";
-
 // Python's line.split(" "): consecutive spaces give empty words, as in PySpark.
 std::vector<std::string> splitOnSpace(const std::string& line) {
   std::vector<std::string> words;
@@ -46,15 +42,16 @@ int main(int argc, char** argv) {
   std::string directory;
   std::string host = "localhost";
   int port = 9999;
-  try {
-    auto positional = examples::parseArgs(
-        argc, argv, options, {{"--dir", [&](const std::string& v) { directory = v; }}});
-    if (!directory.empty() && !positional.empty()) throw std::invalid_argument("arguments");
-    examples::parseHostPort(positional, host, port);
-  } catch (const std::exception&) {
-    std::cerr << kUsage;
-    return 2;
-  }
+  CLI::App app(
+      "Word counts over a window of 3 batches sliding by 2, of lines read from a TCP server or "
+      "from the files that appear in a directory.",
+      "windowed_word_count");
+  examples::addCommonOptions(app, options);
+  examples::addHostPort(app, host, port);
+  app.add_option("--dir", directory, "Read the files that appear in DIR instead of a server")
+      ->excludes("HOST")
+      ->excludes("PORT");
+  if (auto status = examples::parse(app, argc, argv)) return *status;
 
   try {
     sluice::Context sc(options.master, "WindowedWordCount");

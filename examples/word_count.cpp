@@ -7,37 +7,27 @@
 #include <string>
 #include <vector>
 
+#include "example_cli.hpp"
+
 int main(int argc, char** argv) {
   std::string master = "local[*]";
   std::string path;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--master" && i + 1 < argc) {
-      master = argv[++i];
-    } else {
-      path = arg;
-    }
-  }
-  if (path.empty()) {
-    std::cerr << "usage: word_count [--master local[N]] FILE\n";
-    return 2;
-  }
+  CLI::App app("The five most frequent words of a text file.", "word_count");
+  app.add_option("--master", master, "Where to run: local, local[N] or local[*]")
+      ->capture_default_str();
+  app.add_option("FILE", path, "The text file")->required();
+  if (auto status = examples::parse(app, argc, argv)) return *status;
   try {
     sluice::Context sc(master, "wordCount");
     auto top =
         sc.textFile(path)
             .flatMap([](const std::string& line) {
-              std::vector<std::string> words;
-              std::string word;
-              for (char c : line) {
-                if (static_cast<unsigned char>(c) > ' ') {
-                  word.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c);
-                } else if (!word.empty()) {
-                  words.push_back(std::move(word));
-                  word.clear();
+              std::vector<std::string> words = sluice::split(line);
+              for (auto& word : words) {
+                for (char& c : word) {
+                  if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + ('a' - 'A'));
                 }
               }
-              if (!word.empty()) words.push_back(std::move(word));
               return words;
             })
             .map([](std::string word) {

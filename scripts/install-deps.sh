@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache g++
   libtbb-dev libabsl-dev libfmt-dev libspdlog-dev libcereal-dev
   libgtest-dev libgmock-dev libbenchmark-dev libzstd-dev librocksdb-dev strace
-  bible-kjv netcat-openbsd
+  libcli11-dev bible-kjv netcat-openbsd
 )
 
 missing=()

@@ -8,3 +8,4 @@
 #include <sluice/log.hpp>
 #include <sluice/rdd.hpp>
 #include <sluice/serialization.hpp>
+#include <sluice/text.hpp>

@@ -8,16 +8,19 @@
 #include <chrono>
 #include <condition_variable>
 #include <ctime>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <sluice/testing.hpp>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "streaming/stream_test_util.hpp"
@@ -731,14 +734,46 @@ TEST_P(LifecycleTest, PprintPrintsPythonStyleBatches) {
   std::string first = testing::internal::GetCapturedStdout();
   testing::internal::CaptureStdout();
   step(ssc, *clock);
-  step(ssc, *clock);  // no RDD (no default): no job, nothing printed
+  step(ssc, *clock);  // drained: the default RDD, empty, prints its header
   std::string rest = testing::internal::GetCapturedStdout();
   ssc.stop(false);
 
   std::vector<std::string> ten;
   for (int i = 1; i <= 10; ++i) ten.push_back(std::to_string(i));
   EXPECT_EQ(first, expectedPrint("Time: " + localTime(1), ten, true));
-  EXPECT_EQ(rest, expectedPrint("Time: " + localTime(2), {"7"}, false));
+  EXPECT_EQ(rest, expectedPrint("Time: " + localTime(2), {"7"}, false) +
+                      expectedPrint("Time: " + localTime(3), {}, false));
+}
+
+// PySpark's queueStream(rdds) over a drained queue: every later batch is Spark's empty default
+// RDD, so pprint prints a header and a blank line for each, through a transform too (the
+// bad_customers shape); only an explicit null default (Scala's) leaves batches without an RDD,
+// which print nothing.
+TEST_P(LifecycleTest, PprintPrintsAHeaderForEachDrainedBatch) {
+  Context sc(GetParam(), "pprintDrained");
+  auto clock = std::make_shared<ManualClock>();
+  StreamingContext ssc(sc, 1s, clock);
+  auto joined = sc.parallelize(std::vector<std::pair<int, int>>{{1, 10}, {2, 20}});
+  ssc.queueStream(Batches{{1}, {2}})
+      .map([](int x) { return std::pair<int, int>(x, x); })
+      .transform([joined](const RDD<std::pair<int, int>>& rdd) { return rdd.join(joined); })
+      .map([](const auto& kv) { return kv.second.second; })
+      .pprint();
+  std::deque<RDD<int>> queue;
+  queue.push_back(sc.parallelize(std::vector<int>{5}, 1));
+  ssc.queueStream(std::move(queue), true, std::optional<RDD<int>>())
+      .map([](int x) { return x * 100; })
+      .pprint();
+  ssc.start();
+  testing::internal::CaptureStdout();
+  for (int i = 0; i < 4; ++i) step(ssc, *clock);
+  std::string text = testing::internal::GetCapturedStdout();
+  ssc.stop(false);
+  EXPECT_EQ(text, expectedPrint("Time: " + localTime(1), {"10"}, false) +
+                      expectedPrint("Time: " + localTime(1), {"500"}, false) +
+                      expectedPrint("Time: " + localTime(2), {"20"}, false) +
+                      expectedPrint("Time: " + localTime(3), {}, false) +
+                      expectedPrint("Time: " + localTime(4), {}, false));
 }
 
 TEST_P(LifecycleTest, PprintShowsMillisecondsAsMicroseconds) {

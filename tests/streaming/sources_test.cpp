@@ -20,12 +20,14 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdlib>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <numeric>
+#include <optional>
 #include <set>
 #include <sluice/testing.hpp>
 #include <string>
@@ -774,7 +776,11 @@ TEST_P(QueueStreamTest, OneAtATimeTakesOneRddPerBatch) {
   Context sc(GetParam(), "queue");
   auto clock = std::make_shared<ManualClock>();
   StreamingContext ssc(sc, 1s, clock);
-  auto out = collectEach(ssc.queueStream(Batches{{1, 2}, {3}, {4, 5, 6}}, true));
+  auto stream = ssc.queueStream(Batches{{1, 2}, {3}, {4, 5, 6}}, true);
+  auto out = collectEach(stream);
+  auto partitions = std::make_shared<Collected<int>>();
+  stream.foreachRDD(
+      [partitions](const RDD<int>& rdd, Time t) { partitions->add(t, {rdd.getNumPartitions()}); });
   ssc.start();
   Driver driver(ssc, clock);
   driver.steps(5);
@@ -782,9 +788,13 @@ TEST_P(QueueStreamTest, OneAtATimeTakesOneRddPerBatch) {
   EXPECT_EQ(out->batch(1000), (std::vector<int>{1, 2}));
   EXPECT_EQ(out->batch(2000), (std::vector<int>{3}));
   EXPECT_EQ(out->batch(3000), (std::vector<int>{4, 5, 6}));
-  EXPECT_FALSE(out->hasBatch(4000));  // no default RDD: no job at all
-  EXPECT_FALSE(out->hasBatch(5000));
-  EXPECT_EQ(out->numCalls(), 3);
+  // Drained: Spark's default RDD, empty with one partition, every batch.
+  EXPECT_TRUE(out->hasBatch(4000));
+  EXPECT_TRUE(out->hasBatch(5000));
+  EXPECT_EQ(out->numCalls(), 5);
+  EXPECT_EQ(out->size(), 6u);
+  EXPECT_EQ(partitions->batch(4000), (std::vector<int>{1}));
+  EXPECT_EQ(partitions->batch(5000), (std::vector<int>{1}));
 }
 
 TEST_P(QueueStreamTest, AllAtOnceGivesTheUnionInQueueOrder) {
@@ -806,7 +816,11 @@ TEST_P(QueueStreamTest, AllAtOnceGivesTheUnionInQueueOrder) {
   ssc.stop(false);
   EXPECT_EQ(out->batch(1000), (std::vector<int>{1, 2, 3, 4, 5, 6}));
   EXPECT_EQ(partitions->batch(1000), (std::vector<int>{6}));
-  EXPECT_EQ(out->numCalls(), 1);
+  // Drained after the first batch: empty batches of one partition.
+  EXPECT_EQ(out->numCalls(), 3);
+  EXPECT_EQ(out->size(), 6u);
+  EXPECT_EQ(partitions->batch(2000), (std::vector<int>{1}));
+  EXPECT_EQ(partitions->batch(3000), (std::vector<int>{1}));
 }
 
 TEST_P(QueueStreamTest, DefaultRddIsEmittedWhenTheQueueIsEmpty) {
@@ -830,8 +844,57 @@ TEST_P(QueueStreamTest, DefaultRddIsEmittedWhenTheQueueIsEmpty) {
   EXPECT_EQ(with_empty_default->numCalls(), 4);
   EXPECT_TRUE(with_empty_default->hasBatch(4000));
   EXPECT_EQ(with_empty_default->all(), (std::vector<int>{7}));
-  EXPECT_EQ(without_default->numCalls(), 1);
+  // PySpark's default=None: Scala's empty default RDD, so every batch still has an RDD.
+  EXPECT_EQ(without_default->numCalls(), 4);
+  EXPECT_TRUE(without_default->hasBatch(4000));
   EXPECT_EQ(without_default->all(), (std::vector<int>{9}));
+}
+
+// Scala's queueStream(queue, oneAtATime, defaultRDD): the given RDD itself each drained batch,
+// one RDD at a time or all at once; an explicit null default (std::nullopt) gives no RDD.
+TEST_P(QueueStreamTest, ExplicitDefaultRddIsTheGivenRddEachBatch) {
+  Context sc(GetParam(), "queue");
+  auto clock = std::make_shared<ManualClock>();
+  StreamingContext ssc(sc, 1s, clock);
+  auto default_rdd = sc.parallelize(std::vector<int>{-1, -2, -3}, 2);
+  auto queue_of = [&sc](std::vector<std::vector<int>> batches) {
+    std::deque<RDD<int>> queue;
+    for (auto& b : batches) queue.push_back(sc.parallelize(std::move(b), 2));
+    return queue;
+  };
+  auto ids = std::make_shared<Collected<int>>();
+  auto one_at_a_time = ssc.queueStream(queue_of({{1}, {2, 3}}), true, std::optional(default_rdd));
+  one_at_a_time.foreachRDD([ids](const RDD<int>& rdd, Time t) { ids->add(t, {rdd.id()}); });
+  auto one = collectEach(one_at_a_time);
+  auto all =
+      collectEach(ssc.queueStream(queue_of({{1}, {2, 3}}), false, std::optional(default_rdd)));
+  auto none = collectEach(ssc.queueStream(queue_of({{4}, {5}}), true, std::optional<RDD<int>>()));
+  auto none_at_once =
+      collectEach(ssc.queueStream(queue_of({{4}, {5}}), false, std::optional<RDD<int>>()));
+  ssc.start();
+  Driver driver(ssc, clock);
+  driver.steps(4);
+  ssc.stop(false);
+
+  const std::vector<int> d{-1, -2, -3};
+  EXPECT_EQ(one->batch(1000), (std::vector<int>{1}));
+  EXPECT_EQ(one->batch(2000), (std::vector<int>{2, 3}));
+  EXPECT_EQ(one->batch(3000), d);
+  EXPECT_EQ(one->batch(4000), d);
+  EXPECT_EQ(one->numCalls(), 4);
+  EXPECT_EQ(ids->batch(3000), (std::vector<int>{default_rdd.id()}));
+  EXPECT_EQ(ids->batch(4000), (std::vector<int>{default_rdd.id()}));
+
+  EXPECT_EQ(all->batch(1000), (std::vector<int>{1, 2, 3}));
+  EXPECT_EQ(all->batch(2000), d);
+  EXPECT_EQ(all->batch(3000), d);
+  EXPECT_EQ(all->batch(4000), d);
+  EXPECT_EQ(all->numCalls(), 4);
+
+  EXPECT_EQ(none->times(), (std::vector<std::int64_t>{1000, 2000}));
+  EXPECT_EQ(none->all(), (std::vector<int>{4, 5}));
+  EXPECT_EQ(none_at_once->times(), (std::vector<std::int64_t>{1000}));
+  EXPECT_EQ(none_at_once->all(), (std::vector<int>{4, 5}));
 }
 
 // ---- receiverStream -------------------------------------------------------------------------

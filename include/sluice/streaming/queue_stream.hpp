@@ -7,7 +7,8 @@
 namespace sluice::detail {
 
 // Per batch: one RDD (oneAtATime) or the union of all queued RDDs; when the queue is empty, the
-// default RDD, or no RDD at all when there is none (PySpark's default=None).
+// default RDD, or no RDD at all when there is none (Scala's explicit null default; the default of
+// StreamingContext::queueStream is an empty RDD, so a drained queue still gives empty batches).
 template <class T>
 class QueueInputNode final : public DStreamNode<T>, public InputBase {
  public:

@@ -69,10 +69,19 @@ class StreamingContext {
   void removeStreamingListener(const std::shared_ptr<StreamingListener>& listener);
 
   // ---- input streams ----
+  // Scala's queueStream(queue, oneAtATime): each batch takes the next RDD of the queue
+  // (one_at_a_time) or the union of all of them; once the queue is drained, each batch is an
+  // empty RDD of one partition, as Spark's default `sc.makeRDD(Seq.empty, 1)`.
   template <class T>
-  DStream<T> queueStream(std::deque<RDD<T>> queue, bool one_at_a_time = true,
-                         std::optional<RDD<T>> default_rdd = std::nullopt);
-  // Each inner vector becomes one RDD (parallelized with defaultParallelism slices).
+  DStream<T> queueStream(std::deque<RDD<T>> queue, bool one_at_a_time = true);
+  // Scala's queueStream(queue, oneAtATime, defaultRDD): once the queue is drained, each batch is
+  // `default_rdd`; std::nullopt (Scala's null) gives no RDD at all, so no output job runs.
+  template <class T>
+  DStream<T> queueStream(std::deque<RDD<T>> queue, bool one_at_a_time,
+                         std::optional<RDD<T>> default_rdd);
+  // PySpark's queueStream(rdds, oneAtATime, default) over lists: each inner vector becomes one
+  // RDD (parallelized with defaultParallelism slices), and so does `default_batch`; with no
+  // default, or an empty one (false in Python), a drained queue gives empty RDDs of one partition.
   template <class T>
   DStream<T> queueStream(const std::vector<std::vector<T>>& batches, bool one_at_a_time = true,
                          std::optional<std::vector<T>> default_batch = std::nullopt);
@@ -134,6 +143,12 @@ class MultiTransformNode final : public DStreamNode<U> {
 }  // namespace detail
 
 template <class T>
+DStream<T> StreamingContext::queueStream(std::deque<RDD<T>> queue, bool one_at_a_time) {
+  return queueStream(std::move(queue), one_at_a_time,
+                     std::optional(sparkContext().parallelize(std::vector<T>{}, 1)));
+}
+
+template <class T>
 DStream<T> StreamingContext::queueStream(std::deque<RDD<T>> queue, bool one_at_a_time,
                                          std::optional<RDD<T>> default_rdd) {
   core_->checkCanBuild();
@@ -149,9 +164,9 @@ DStream<T> StreamingContext::queueStream(const std::vector<std::vector<T>>& batc
                                          std::optional<std::vector<T>> default_batch) {
   std::deque<RDD<T>> queue;
   for (const auto& batch : batches) queue.push_back(sparkContext().parallelize(batch));
-  std::optional<RDD<T>> default_rdd;
-  if (default_batch) default_rdd = sparkContext().parallelize(*default_batch);
-  return queueStream(std::move(queue), one_at_a_time, std::move(default_rdd));
+  if (!default_batch || default_batch->empty()) return queueStream(std::move(queue), one_at_a_time);
+  return queueStream(std::move(queue), one_at_a_time,
+                     std::optional(sparkContext().parallelize(*default_batch)));
 }
 
 template <class T>

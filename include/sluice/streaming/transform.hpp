@@ -8,8 +8,7 @@ namespace sluice {
 namespace detail {
 
 // f(rdd, time) -> RDD<U>. A parent without an RDD at t gives no RDD either: what Spark's
-// element-wise streams do, and what PySpark's transform does (Scala's transform throws instead;
-// the PySpark behaviour lets a PySpark program over a drained queueStream translate as it is).
+// element-wise streams do, and what PySpark's transform does (Scala's transform throws instead).
 template <class T, class U, class F>
 class TransformedNode final : public DStreamNode<U> {
  public:
