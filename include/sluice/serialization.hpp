@@ -13,7 +13,9 @@
 #include <cereal/types/utility.hpp>
 #include <cereal/types/vector.hpp>
 #include <sluice/error.hpp>
+#include <istream>
 #include <sstream>
+#include <streambuf>
 #include <string>
 #include <string_view>
 
@@ -24,6 +26,19 @@ template <class T>
 concept Serializable =
     cereal::traits::is_output_serializable<T, cereal::PortableBinaryOutputArchive>::value &&
     cereal::traits::is_input_serializable<T, cereal::PortableBinaryInputArchive>::value;
+
+namespace detail {
+// A read-only stream buffer over bytes that stay where they are (std::istringstream would copy
+// them first).
+class ViewStreamBuf final : public std::streambuf {
+ public:
+  explicit ViewStreamBuf(std::string_view bytes) {
+    // The get area is only read from; streambuf's interface takes char* regardless.
+    char* begin = const_cast<char*>(bytes.data());
+    setg(begin, begin, begin + bytes.size());
+  }
+};
+}  // namespace detail
 
 template <Serializable T>
 std::string serialize(const T& value) {
@@ -38,7 +53,8 @@ std::string serialize(const T& value) {
 // Throws sluice::IOError when `bytes` is not a valid encoding of a T (e.g. truncated).
 template <Serializable T>
 T deserialize(std::string_view bytes) {
-  std::istringstream in(std::string(bytes), std::ios::binary);
+  detail::ViewStreamBuf buf(bytes);
+  std::istream in(&buf);
   T value;
   try {
     cereal::PortableBinaryInputArchive archive(in);

@@ -137,12 +137,6 @@ class RocksDbBackend final : public KeyValueBackend {
     check(db_->Write(writeOptions(), &batch), "writing", path_.string());
   }
 
-  std::size_t estimatedKeys() const override {
-    std::uint64_t n = 0;
-    db_->GetIntProperty(rocksdb::DB::Properties::kEstimateNumKeys, &n);
-    return static_cast<std::size_t>(n);
-  }
-
   std::string checkpoint(const std::string& dir, Time t) override {
     check(db_->Put(writeOptions(), fullKey(static_cast<int>(kMetaPrefix), kPartitionsKey),
                    std::to_string(partitions_)),
@@ -173,6 +167,10 @@ class RocksDbBackend final : public KeyValueBackend {
     db_.reset();
     fs::remove_all(path_, ec);
     fs::create_directories(path_, ec);
+    if (ec) {
+      throw CheckpointError(fmt::format("Cannot restore the RocksDB state '{}' into '{}': {}",
+                                        from.string(), path_.string(), ec.message()));
+    }
     // The immutable table files are shared by hard links; the others are copied, as RocksDB
     // may change them.
     for (const auto& entry : fs::directory_iterator(from, ec)) {

@@ -75,8 +75,8 @@ std::string StateStoreBase::saveBackend(const StateSaveTarget& target) {
   return std::string(kBackendTag) + backend_->checkpoint(target.dir, target.time);
 }
 
-void StateStoreBase::restoreBackend(std::string_view bytes, const std::string& dir,
-                                    const std::function<int(std::string_view)>& partition_of) {
+void StateStoreBase::restoreBackendWith(std::string_view bytes, const std::string& dir,
+                                        const std::function<int(std::string_view)>& partition_of) {
   if (!bytes.starts_with(kBackendTag)) {
     throw CheckpointError(fmt::format(
         "The checkpointed state of {} was saved in memory, and sluice.streaming.stateBackend "

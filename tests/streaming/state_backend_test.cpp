@@ -222,6 +222,29 @@ TEST(RocksDbStateBackend, AMissingSavedStateFailsClearly) {
   }
 }
 
+TEST(RocksDbStateBackend, ATruncatedSavedStateFailsClearly) {
+  TempDir dir("sluice_ckpt");
+  auto collected = std::make_shared<Collected<KV>>();
+  runCounts("local[2]", "rocksdb", dir.path().string(), 1, 2, collected);
+  // Truncating one table file of the newest save changes every save that links it.
+  const auto saves = entries(dir.path() / "rocksdb" / "counts");
+  ASSERT_FALSE(saves.empty());
+  std::size_t truncated = 0;
+  for (const auto& f : entries(saves.back())) {
+    if (f.extension() != ".sst") continue;
+    fs::resize_file(f, fs::file_size(f) / 2);
+    ++truncated;
+  }
+  ASSERT_GT(truncated, 0U);
+  try {
+    runCounts("local[2]", "rocksdb", dir.path().string(), 3, 3, collected);
+    ADD_FAILURE() << "restored a truncated state";
+  } catch (const sluice::CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find("Cannot open the RocksDB state"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(RocksDbStateBackend, UnknownBackendIsRejected) {
   sluice::Context sc("local[1]", "conf");
   StreamingContext ssc(sc, 1s, std::make_shared<sluice::ManualClock>());

@@ -183,13 +183,12 @@ class StateNode final : public DStreamNode<std::pair<K, S>> {
     }
 
     void restoreState(std::string_view bytes, bool full, const std::string& dir) override {
-      const int n = numPartitions();
       if (backend() != nullptr) {
-        restoreBackend(bytes, dir,
-                       [n](std::string_view key) { return partitionOf(deserialize<K>(key), n); });
+        restoreBackend<K>(bytes, dir);
         return;
       }
       checkInMemoryFormat(bytes);
+      const int n = numPartitions();
       std::vector<std::vector<P>> parts(static_cast<std::size_t>(n));
       if (full) {
         for (auto& kv : decodeState<std::vector<P>>(bytes, kind())) {
@@ -222,25 +221,14 @@ class StateNode final : public DStreamNode<std::pair<K, S>> {
         parts_[p] = std::make_shared<const std::vector<P>>(std::move(parts[p]));
     }
 
-    std::size_t size() const override {
-      if (backend() != nullptr) return backend()->estimatedKeys();
-      std::size_t n = 0;
-      for (const auto& part : parts_) n += part->size();
-      return n;
-    }
     bool supportsBackend() const override { return true; }
 
    protected:
     void commit(StateVersionBase& base) override {
       auto& version = static_cast<Version&>(base);
       if (backend() != nullptr) {
-        std::vector<KeyValueBackend::Write> writes;
-        for (int p = 0; p < numPartitions(); ++p) {
-          for (auto& [k, s] : version.parts[static_cast<std::size_t>(p)].changed) {
-            writes.push_back({p, serialize(k), s ? std::optional(serialize(*s)) : std::nullopt});
-          }
-        }
-        backend()->write(writes);
+        commitToBackend(
+            [&](int p) -> const auto& { return version.parts[static_cast<std::size_t>(p)].changed; });
         return;
       }
       for (std::size_t p = 0; p < parts_.size(); ++p) {
@@ -466,8 +454,7 @@ class MapWithStateNode final : public DStreamNode<M> {
     void restoreState(std::string_view bytes, bool full, const std::string& dir) override {
       const int n = numPartitions();
       if (backend() != nullptr) {
-        restoreBackend(bytes, dir,
-                       [n](std::string_view key) { return partitionOf(deserialize<K>(key), n); });
+        restoreBackend<K>(bytes, dir);
       } else {
         checkInMemoryFormat(bytes);
         if (full) parts_.assign(parts_.size(), Partition{});
@@ -492,24 +479,13 @@ class MapWithStateNode final : public DStreamNode<M> {
       }
     }
 
-    std::size_t size() const override {
-      if (backend() != nullptr) return backend()->estimatedKeys();
-      std::size_t n = 0;
-      for (const auto& part : parts_) n += part.map.size();
-      return n;
-    }
 
    protected:
     void commit(StateVersionBase& base) override {
       auto& version = static_cast<Version&>(base);
       if (backend() != nullptr) {
-        std::vector<KeyValueBackend::Write> writes;
-        for (int p = 0; p < numPartitions(); ++p) {
-          for (auto& [k, e] : version.parts[static_cast<std::size_t>(p)].changes) {
-            writes.push_back({p, serialize(k), e ? std::optional(serialize(*e)) : std::nullopt});
-          }
-        }
-        backend()->write(writes);
+        commitToBackend(
+            [&](int p) -> const auto& { return version.parts[static_cast<std::size_t>(p)].changes; });
       }
       for (std::size_t p = 0; p < parts_.size(); ++p) {
         Partition& part = parts_[p];

@@ -37,8 +37,6 @@ class KeyValueBackend {
                     const std::function<bool(std::string_view, std::string_view)>& f) const = 0;
   // Applies every write, atomically.
   virtual void write(const std::vector<Write>& writes) = 0;
-  // An estimate of the number of keys (RocksDB's own estimate).
-  virtual std::size_t estimatedKeys() const = 0;
 
   // Saves the committed state as a new directory under `dir`, named after the checkpoint time
   // `t`; returns its name. The directory holds hard links to the database's immutable files.

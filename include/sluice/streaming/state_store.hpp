@@ -94,8 +94,6 @@ class StateStoreBase {
   // Applies saved state in checkpoint order (a full save, then incremental ones); `dir` is the
   // target.dir the state was saved with. Throws CheckpointError when the bytes do not decode.
   virtual void restoreState(std::string_view bytes, bool full, const std::string& dir) = 0;
-  // Number of keys in the committed state (estimated with a backend).
-  virtual std::size_t size() const = 0;
 
   // Whether the store can keep its committed state in a KeyValueBackend.
   virtual bool supportsBackend() const { return false; }
@@ -119,14 +117,34 @@ class StateStoreBase {
 
   // The backend's checkpoint as saved bytes.
   std::string saveBackend(const StateSaveTarget& target);
-  // Restores the backend from saved bytes, moving keys to partition_of(key) when the saved state
-  // had another partition count.
-  void restoreBackend(std::string_view bytes, const std::string& dir,
-                      const std::function<int(std::string_view)>& partition_of);
+  // Restores the backend from saved bytes, moving keys to the partitions their hash gives when
+  // the saved state had another partition count.
+  template <class K>
+  void restoreBackend(std::string_view bytes, const std::string& dir) {
+    const int n = partitions_;
+    restoreBackendWith(bytes, dir,
+                       [n](std::string_view key) { return partitionOf(deserialize<K>(key), n); });
+  }
+  // Writes a committed version's changes to the backend in one atomic batch: for each partition
+  // p, changes_of(p) lists (key, new value), no value for a removed key.
+  template <class ChangesOf>
+  void commitToBackend(ChangesOf&& changes_of) {
+    std::vector<KeyValueBackend::Write> writes;
+    for (int p = 0; p < partitions_; ++p) {
+      for (const auto& [key, value] : changes_of(p)) {
+        writes.push_back(
+            {p, serialize(key), value ? std::optional(serialize(*value)) : std::nullopt});
+      }
+    }
+    backend_->write(writes);
+  }
   // Throws CheckpointError when in-memory bytes came from a backend.
   void checkInMemoryFormat(std::string_view bytes) const;
 
  private:
+  void restoreBackendWith(std::string_view bytes, const std::string& dir,
+                          const std::function<int(std::string_view)>& partition_of);
+
   std::shared_ptr<KeyValueBackend> backend_;
   std::string kind_;
   int partitions_;

@@ -253,12 +253,6 @@ class ReducedWindowedNode final : public DStreamNode<std::pair<K, V>> {
       }
     }
 
-    std::size_t size() const override {
-      std::size_t n = 0;
-      for (const auto& part : parts_) n += part.index.size();
-      return n;
-    }
-
    protected:
     void commit(StateVersionBase& base) override {
       auto& version = static_cast<Version&>(base);
