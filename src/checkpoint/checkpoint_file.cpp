@@ -142,10 +142,6 @@ std::optional<std::int64_t> parseFileName(std::string_view name) {
   return time_ms;
 }
 
-bool isTemporaryName(std::string_view name) {
-  return name.starts_with(kTempPrefix) && name.ends_with(kTempSuffix);
-}
-
 // --- Reading ---------------------------------------------------------------------------------
 
 // What parseCheckpoint throws: the bare reason, which readCheckpointFile prefixes with the file's
@@ -313,13 +309,8 @@ CheckpointFile parseCheckpoint(std::string_view data) {
 // are usable together with everything they depend on. Single-threaded.
 class ChainResolver {
  public:
-  // When keep_payloads is false only the headers of the files read are kept in memory.
-  ChainResolver(FileSystem& fs, std::string dir, const std::vector<std::int64_t>& times,
-                bool keep_payloads)
-      : fs_(fs),
-        dir_(std::move(dir)),
-        present_(times.begin(), times.end()),
-        keep_payloads_(keep_payloads) {}
+  ChainResolver(FileSystem& fs, std::string dir, const std::vector<std::int64_t>& times)
+      : fs_(fs), dir_(std::move(dir)), present_(times.begin(), times.end()) {}
 
   // The times of `time`'s chain oldest first, ending with `time`; on failure `error` says why
   // the chain is unusable.
@@ -351,8 +342,10 @@ class ChainResolver {
     return {{seen.begin(), seen.end()}, {}};
   }
 
-  // The file read for `time`; only after resolve() found a chain holding it.
+  // The file read for `time`; only after resolve() found a chain holding it. A file taken must
+  // be given back before another chain that holds it is taken.
   CheckpointFile take(std::int64_t time) { return std::move(*cache_.at(time).file); }
+  void giveBack(CheckpointFile file) { cache_.at(file.time_ms).file = std::move(file); }
 
  private:
   struct Entry {
@@ -372,7 +365,6 @@ class ChainResolver {
         it->second.error = fmt::format("it holds time {}, not the time in its name", file.time_ms);
       } else {
         file.path = path;
-        if (!keep_payloads_) file.sections.clear();
         it->second.file = std::move(file);
       }
     } catch (const CorruptCheckpoint& e) {
@@ -387,7 +379,6 @@ class ChainResolver {
   FileSystem& fs_;
   const std::string dir_;
   const std::set<std::int64_t> present_;
-  const bool keep_payloads_;
   std::map<std::int64_t, Entry> cache_;
 };
 
@@ -405,6 +396,10 @@ const CheckpointSection* CheckpointFile::find(std::string_view name) const {
     if (section.name == name) return &section;
   }
   return nullptr;
+}
+
+bool isCheckpointTemporary(std::string_view name) {
+  return name.starts_with(kTempPrefix) && name.ends_with(kTempSuffix);
 }
 
 std::string checkpointPath(const std::string& dir, std::int64_t time_ms) {
@@ -546,65 +541,30 @@ std::vector<std::int64_t> listCheckpoints(FileSystem& fs, const std::string& dir
 }
 
 std::optional<std::vector<CheckpointFile>> loadLatestCheckpoint(FileSystem& fs,
-                                                                const std::string& dir) {
+                                                                const std::string& dir,
+                                                                const ChainCheck& check) {
   const std::vector<std::int64_t> times = listCheckpoints(fs, dir);
   if (times.empty()) return std::nullopt;
-  ChainResolver resolver(fs, dir, times, /*keep_payloads=*/true);
+  ChainResolver resolver(fs, dir, times);
   std::string failures;
   for (const std::int64_t time : times) {
     ChainResolver::Chain chain = resolver.resolve(time);
-    if (chain.error.empty()) {
+    std::string error = std::move(chain.error);
+    if (error.empty()) {
       std::vector<CheckpointFile> files;
       files.reserve(chain.times.size());
       for (const std::int64_t t : chain.times) files.push_back(resolver.take(t));
-      return files;
+      if (check) error = check(files);
+      if (error.empty()) return files;
+      for (CheckpointFile& file : files) resolver.giveBack(std::move(file));
     }
     const std::string path = checkpointPath(dir, time);
     log(LogLevel::kWarn,
-        fmt::format("Skipping checkpoint '{}': {}; trying an older one", path, chain.error));
-    failures += fmt::format("\n  '{}': {}", path, chain.error);
+        fmt::format("Skipping checkpoint '{}': {}; trying an older one", path, error));
+    failures += fmt::format("\n  '{}': {}", path, error);
   }
   throw CheckpointError(fmt::format(
       "No usable checkpoint in '{}'; each file and why it cannot be used:{}", dir, failures));
-}
-
-void retainCheckpoints(FileSystem& fs, const std::string& dir, int keep) {
-  if (keep < 1) {
-    throw InvalidArgumentError(fmt::format("checkpoints to keep must be >= 1, got {}", keep));
-  }
-  try {
-    bool removed = false;
-    auto remove_file = [&](const std::string& path) {
-      try {
-        fs.remove(path);
-        removed = true;
-      } catch (const std::exception& e) {
-        log(LogLevel::kWarn, fmt::format("Cannot delete old checkpoint file: {}", e.what()));
-      }
-    };
-    for (const std::string& name : fs.listDirectory(dir)) {
-      if (isTemporaryName(name)) remove_file(joinPath(dir, name));
-    }
-
-    const std::vector<std::int64_t> times = listCheckpoints(fs, dir);
-    const auto newest_kept = std::min(times.size(), static_cast<std::size_t>(keep));
-    std::set<std::int64_t> retained(times.begin(),
-                                    times.begin() + static_cast<std::ptrdiff_t>(newest_kept));
-    ChainResolver resolver(fs, dir, times, /*keep_payloads=*/false);
-    int usable = 0;
-    for (std::size_t i = 0; i < times.size() && usable < keep; ++i) {
-      const ChainResolver::Chain chain = resolver.resolve(times[i]);
-      if (!chain.error.empty()) continue;
-      retained.insert(chain.times.begin(), chain.times.end());
-      ++usable;
-    }
-    for (const std::int64_t time : times) {
-      if (retained.count(time) == 0) remove_file(checkpointPath(dir, time));
-    }
-    if (removed) fs.syncDirectory(dir);
-  } catch (const std::exception& e) {
-    log(LogLevel::kWarn, fmt::format("Checkpoint retention in '{}' failed: {}", dir, e.what()));
-  }
 }
 
 }  // namespace sluice::detail

@@ -1,17 +1,18 @@
 // The checkpoint container file: one file per checkpointed batch time, holding named opaque
 // sections (the streaming layer decides what goes in them), written atomically and validated in
-// full when read. Also the directory-level policies on top of it: finding the newest usable
-// checkpoint (falling back past corrupt or incomplete ones) and deleting old ones.
+// full when read. Also the directory-level policy on top of it: finding the newest usable
+// checkpoint (falling back past corrupt or incomplete ones).
 // The byte layout, the version policy and the guarantees are specified in
 // docs/checkpoint-format.md.
 //
 // All I/O goes through a FileSystem so that tests can inject faults. Thread-safety: the functions
 // keep no state and may be called from any thread, but one checkpoint directory must have one
-// writer at a time: writeCheckpointFile and retainCheckpoints on the same directory must not run
-// concurrently (retention deletes the temporaries a running write still uses).
+// writer at a time (whoever deletes old files and leftover temporaries must not run beside a
+// write, whose temporary it would delete).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -57,6 +58,9 @@ inline constexpr std::uint64_t kMaxCheckpointSectionBytes = std::uint64_t{1} << 
 // simply get more digits; listCheckpoints orders by the parsed number, not by name.
 std::string checkpointPath(const std::string& dir, std::int64_t time_ms);
 
+// Whether `name` is the temporary of a write (see writeCheckpointFile) that did not finish.
+bool isCheckpointTemporary(std::string_view name);
+
 // Writes dir/checkpoint-<time> (see checkpointPath), creating dir if needed: to the temporary
 // dir/.checkpoint-<time>.tmp, fdatasync, close, rename over the final name, fsync the directory.
 // Sections over 512 bytes are zstd-compressed (level 1) when that makes them smaller.
@@ -77,18 +81,19 @@ CheckpointFile readCheckpointFile(FileSystem& fs, const std::string& path);
 // temporaries and other files are ignored. Empty when dir does not exist.
 std::vector<std::int64_t> listCheckpoints(FileSystem& fs, const std::string& dir);
 
-// Loads the newest checkpoint that is valid together with every file it depends on
-// (transitively). Each newer checkpoint passed over is logged as a warning naming the file and
-// why. Returns the chain oldest first: the dependencies, then the chosen checkpoint last.
-// std::nullopt when dir holds no checkpoint file; throws CheckpointError listing every file and
-// its fault when there are checkpoint files but none is usable.
-std::optional<std::vector<CheckpointFile>> loadLatestCheckpoint(FileSystem& fs,
-                                                                const std::string& dir);
+// Decides whether a chain of valid checkpoint files (oldest first) can be used beyond the files
+// themselves, e.g. whether the state saves they refer to are intact: returns an empty string to
+// take it, or why not. What it throws goes to the caller of loadLatestCheckpoint.
+using ChainCheck = std::function<std::string(const std::vector<CheckpointFile>& chain)>;
 
-// Deletes the checkpoint files that are not needed any more, and leftover temporaries. Kept: the
-// newest `keep` files whatever their state, the newest `keep` usable checkpoints (so retention
-// never deletes what loadLatestCheckpoint would return), and the dependency chains of both.
-// Throws InvalidArgumentError when keep < 1; I/O errors are logged as warnings, not thrown.
-void retainCheckpoints(FileSystem& fs, const std::string& dir, int keep);
+// Loads the newest checkpoint that is valid together with every file it depends on
+// (transitively) and that `check` (when given) accepts. Each newer checkpoint passed over is
+// logged as a warning naming the file and why. Returns the chain oldest first: the dependencies,
+// then the chosen checkpoint last. std::nullopt when dir holds no checkpoint file; throws
+// CheckpointError listing every file and its fault when there are checkpoint files but none is
+// usable.
+std::optional<std::vector<CheckpointFile>> loadLatestCheckpoint(FileSystem& fs,
+                                                                const std::string& dir,
+                                                                const ChainCheck& check = {});
 
 }  // namespace sluice::detail

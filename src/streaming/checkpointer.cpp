@@ -225,7 +225,7 @@ void Checkpointer::retain() {
     }
     // Temporaries left by a crash mid-write (see checkpointPath); no write is running now.
     for (const std::string& name : fs_->listDirectory(dir_)) {
-      if (name.starts_with(".checkpoint-") && name.ends_with(".tmp")) {
+      if (isCheckpointTemporary(name)) {
         fs_->remove(dir_ + "/" + name);
         removed = true;
       }
@@ -248,10 +248,36 @@ void Checkpointer::retain() {
 std::optional<CheckpointMeta> Checkpointer::restore(std::int64_t batch_ms,
                                                     const std::vector<Stateful>& stateful,
                                                     const std::vector<Input>& inputs) {
-  auto loaded = loadLatestCheckpoint(*fs_, dir_);
+  CheckpointMeta meta;
+  // A chain whose saved state turns out damaged (a backend's files are checked only now) is
+  // passed over like a corrupt file; a graph or configuration that does not fit is not damage,
+  // and older checkpoints would not fit either, so it fails at once.
+  auto loaded = loadLatestCheckpoint(*fs_, dir_,
+                                     [&](const std::vector<CheckpointFile>& chain) -> std::string {
+                                       meta = checkFits(chain.back(), batch_ms, stateful, inputs);
+                                       try {
+                                         restoreStates(chain, meta, stateful);
+                                       } catch (const DamagedStateError& e) {
+                                         return e.what();
+                                       }
+                                       return {};
+                                     });
   if (!loaded) return std::nullopt;
   for (const auto& file : *loaded) known_[file.time_ms] = file.depends_on;
   const CheckpointFile& newest = loaded->back();
+  for (const auto& in : inputs) {
+    if (const auto* section = newest.find(std::string(kInputPrefix) + in.identity)) {
+      in.input->restoreCheckpointData(section->payload);
+    }
+  }
+  log(LogLevel::kInfo, fmt::format("Restored the streaming state from checkpoint '{}' (batch {})",
+                                   newest.path, Time(meta.time_ms).toString()));
+  return meta;
+}
+
+CheckpointMeta Checkpointer::checkFits(const CheckpointFile& newest, std::int64_t batch_ms,
+                                       const std::vector<Stateful>& stateful,
+                                       const std::vector<Input>& inputs) const {
   CheckpointMeta meta = decodeMeta(newest);
   if (meta.batch_ms != batch_ms) {
     throw CheckpointError(fmt::format(
@@ -269,18 +295,24 @@ std::optional<CheckpointMeta> Checkpointer::restore(std::int64_t batch_ms,
         "(getOrCreate with create_on_error, or a new checkpoint directory)",
         newest.path, problems));
   }
+  return meta;
+}
+
+void Checkpointer::restoreStates(const std::vector<CheckpointFile>& chain,
+                                 const CheckpointMeta& meta,
+                                 const std::vector<Stateful>& stateful) {
   chains_.clear();
   for (const auto& s : stateful) {
     // The newest full save in the chain, then the incremental ones after it.
     std::vector<std::pair<std::int64_t, StateRecord>> records;
-    for (const auto& file : *loaded) {
+    for (const auto& file : chain) {
       const CheckpointSection* section = file.find(std::string(kStatePrefix) + s.identity);
       if (section == nullptr) continue;
       StateRecord record;
       try {
         record = deserialize<StateRecord>(section->payload);
       } catch (const Error& e) {
-        throw CheckpointError(
+        throw DamagedStateError(
             fmt::format("Checkpoint '{}': bad state of {}: {}", file.path, s.identity, e.what()));
       }
       if (std::get<2>(record)) records.clear();
@@ -288,30 +320,32 @@ std::optional<CheckpointMeta> Checkpointer::restore(std::int64_t batch_ms,
     }
     if (records.empty() &&
         std::find(meta.stateful.begin(), meta.stateful.end(), s.identity) == meta.stateful.end()) {
-      // New to this checkpoint (it has a uid): empty as of the checkpoint's batch.
+      // New to this checkpoint (it has a uid): empty as of the checkpoint's batch. A store that
+      // a newer, rejected chain already filled cannot be emptied again, so that is an error
+      // rather than a stream starting with the newer state.
+      if (restored_.contains(s.identity)) {
+        throw CheckpointError(fmt::format(
+            "Cannot fall back to checkpoint '{}': {} was added after it and its state was "
+            "already read from a newer, damaged checkpoint (getOrCreate with create_on_error, or "
+            "a new checkpoint directory)",
+            chain.back().path, s.identity));
+      }
       s.store->setCommittedTime(Time(meta.time_ms));
       continue;
     }
     if (records.empty() || !std::get<2>(records.front().second)) {
-      throw CheckpointError(
-          fmt::format("Checkpoint '{}' holds no full state of {}", newest.path, s.identity));
+      throw DamagedStateError(
+          fmt::format("Checkpoint '{}' holds no full state of {}", chain.back().path, s.identity));
     }
-    auto& chain = chains_[s.identity];
+    auto& saved = chains_[s.identity];
+    restored_.insert(s.identity);
     for (auto& [time, record] : records) {
       s.store->restoreState(std::get<3>(record), std::get<2>(record), stateDir(s.identity));
       s.store->setCommittedTime(std::get<0>(record) ? std::optional(Time(std::get<1>(record)))
                                                     : std::nullopt);
-      chain.push_back(time);
+      saved.push_back(time);
     }
   }
-  for (const auto& in : inputs) {
-    if (const auto* section = newest.find(std::string(kInputPrefix) + in.identity)) {
-      in.input->restoreCheckpointData(section->payload);
-    }
-  }
-  log(LogLevel::kInfo, fmt::format("Restored the streaming state from checkpoint '{}' (batch {})",
-                                   newest.path, Time(meta.time_ms).toString()));
-  return meta;
 }
 
 }  // namespace sluice::detail

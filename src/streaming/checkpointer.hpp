@@ -28,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <sluice/streaming/time.hpp>
 #include <string>
 #include <thread>
@@ -88,10 +89,12 @@ class Checkpointer {
   void flush();
 
   // Loads the newest valid checkpoint and restores the given streams and inputs from it; returns
-  // its meta, or nothing when the directory holds no checkpoint. Throws CheckpointError when the
-  // checkpoint is unusable or its streams do not match `stateful`/`inputs`: a stream of the
-  // checkpoint missing from the graph, or one of the graph missing from the checkpoint that has
-  // no uid (a named one is new and starts empty at the checkpoint's time).
+  // its meta, or nothing when the directory holds no checkpoint. A checkpoint whose file or saved
+  // state is damaged is passed over for the one before it (with a warning). Throws
+  // CheckpointError when no checkpoint is usable, or when the newest usable one does not match
+  // `stateful`/`inputs`: a stream of the checkpoint missing from the graph, or one of the graph
+  // missing from the checkpoint that has no uid (a named one is new and starts empty at the
+  // checkpoint's time).
   std::optional<CheckpointMeta> restore(std::int64_t batch_ms,
                                         const std::vector<Stateful>& stateful,
                                         const std::vector<Input>& inputs);
@@ -109,6 +112,14 @@ class Checkpointer {
   };
   void writerLoop();
   void writeNow(const CheckpointFile& file);
+  // The meta of `newest`; throws CheckpointError when it does not fit the graph.
+  CheckpointMeta checkFits(const CheckpointFile& newest, std::int64_t batch_ms,
+                           const std::vector<Stateful>& stateful,
+                           const std::vector<Input>& inputs) const;
+  // Restores every stateful stream from `chain` (oldest first) and records their chains.
+  // Throws DamagedStateError when a saved state cannot be read back.
+  void restoreStates(const std::vector<CheckpointFile>& chain, const CheckpointMeta& meta,
+                     const std::vector<Stateful>& stateful);
   // Where the stateful stream `identity` saves the files of a state backend.
   std::string stateDir(const std::string& identity) const;
   // Deletes the files that neither the newest `keep_` checkpoints written or restored here nor
@@ -119,6 +130,8 @@ class Checkpointer {
   // Per stateful stream, the files holding its current state: a full one, then incremental ones.
   // Batch thread only.
   std::map<std::string, std::vector<std::int64_t>> chains_;
+  // The stateful streams whose stores restore has written to, by any chain it tried.
+  std::set<std::string> restored_;
   std::uint64_t failures_seen_ = 0;  // batch thread: writer failures the chains account for
   // The valid checkpoint files written or restored here, with their dependencies. Writer thread
   // (and restore, before the thread starts).

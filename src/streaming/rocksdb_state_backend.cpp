@@ -27,10 +27,12 @@ namespace fs = std::filesystem;
 
 constexpr std::uint32_t kMetaPrefix = 0xFFFFFFFFU;
 constexpr std::string_view kPartitionsKey = "partitions";
+constexpr std::string_view kSaveNameKey = "save";
 
 std::string prefix(std::uint32_t p) {
   std::string out(4, '\0');
-  for (int i = 0; i < 4; ++i) out[static_cast<std::size_t>(i)] = static_cast<char>(p >> (24 - 8 * i));
+  for (int i = 0; i < 4; ++i)
+    out[static_cast<std::size_t>(i)] = static_cast<char>(p >> (24 - 8 * i));
   return out;
 }
 
@@ -55,8 +57,8 @@ std::string fileName(std::string_view name) {
 
 void check(const rocksdb::Status& status, std::string_view what, const std::string& path) {
   if (!status.ok()) {
-    throw Error(fmt::format("RocksDB state backend: {} '{}' failed: {}", what, path,
-                            status.ToString()));
+    throw Error(
+        fmt::format("RocksDB state backend: {} '{}' failed: {}", what, path, status.ToString()));
   }
 }
 
@@ -138,9 +140,6 @@ class RocksDbBackend final : public KeyValueBackend {
   }
 
   std::string checkpoint(const std::string& dir, Time t) override {
-    check(db_->Put(writeOptions(), fullKey(static_cast<int>(kMetaPrefix), kPartitionsKey),
-                   std::to_string(partitions_)),
-          "writing", path_.string());
     std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec) throw Error(fmt::format("Cannot create '{}': {}", dir, ec.message()));
@@ -149,6 +148,13 @@ class RocksDbBackend final : public KeyValueBackend {
       name = fmt::format("{}-{}", t.milliseconds(), n);
       if (!fs::exists(fs::path(dir) / name) && !fs::exists(fs::path(dir) / (name + ".tmp"))) break;
     }
+    // The save's own name goes into the table file the checkpoint flushes, so that a restore
+    // knows it got this save whole, not an older state (RocksDB reads a MANIFEST whose last
+    // record is cut as if that record had never been written).
+    rocksdb::WriteBatch meta;
+    meta.Put(fullKey(static_cast<int>(kMetaPrefix), kPartitionsKey), std::to_string(partitions_));
+    meta.Put(fullKey(static_cast<int>(kMetaPrefix), kSaveNameKey), name);
+    check(db_->Write(writeOptions(), &meta), "writing", path_.string());
     rocksdb::Checkpoint* raw = nullptr;
     check(rocksdb::Checkpoint::Create(db_.get(), &raw), "checkpointing", path_.string());
     std::unique_ptr<rocksdb::Checkpoint> cp(raw);
@@ -161,15 +167,15 @@ class RocksDbBackend final : public KeyValueBackend {
     const fs::path from = fs::path(dir) / name;
     std::error_code ec;
     if (!fs::is_directory(from, ec)) {
-      throw CheckpointError(
+      throw DamagedStateError(
           fmt::format("The RocksDB state '{}' the checkpoint refers to is missing", from.string()));
     }
     db_.reset();
     fs::remove_all(path_, ec);
     fs::create_directories(path_, ec);
     if (ec) {
-      throw CheckpointError(fmt::format("Cannot restore the RocksDB state '{}' into '{}': {}",
-                                        from.string(), path_.string(), ec.message()));
+      throw DamagedStateError(fmt::format("Cannot restore the RocksDB state '{}' into '{}': {}",
+                                          from.string(), path_.string(), ec.message()));
     }
     // The immutable table files are shared by hard links; the others are copied, as RocksDB
     // may change them.
@@ -182,12 +188,12 @@ class RocksDbBackend final : public KeyValueBackend {
       }
       fs::copy_file(entry.path(), to, err);
       if (err) {
-        throw CheckpointError(fmt::format("Cannot restore the RocksDB state '{}': {}",
-                                          from.string(), err.message()));
+        throw DamagedStateError(
+            fmt::format("Cannot restore the RocksDB state '{}': {}", from.string(), err.message()));
       }
     }
     if (ec) {
-      throw CheckpointError(
+      throw DamagedStateError(
           fmt::format("Cannot read the RocksDB state '{}': {}", from.string(), ec.message()));
     }
     rocksdb::Options options = options_;
@@ -196,10 +202,23 @@ class RocksDbBackend final : public KeyValueBackend {
     rocksdb::DB* raw = nullptr;
     const auto status = rocksdb::DB::Open(options, path_.string(), &raw);
     if (!status.ok()) {
-      throw CheckpointError(fmt::format("Cannot open the RocksDB state '{}': {}", from.string(),
-                                        status.ToString()));
+      throw DamagedStateError(
+          fmt::format("Cannot open the RocksDB state '{}': {}", from.string(), status.ToString()));
     }
     db_.reset(raw);
+    // Table blocks carry checksums that RocksDB checks only when it reads them: read them all
+    // now, so that a damaged save is found at restore (and an older checkpoint used), not by
+    // a batch long after.
+    if (const auto verified = db_->VerifyChecksum(); !verified.ok()) {
+      throw DamagedStateError(
+          fmt::format("The RocksDB state '{}' is damaged: {}", from.string(), verified.ToString()));
+    }
+    if (get(static_cast<int>(kMetaPrefix), kSaveNameKey) != name) {
+      throw DamagedStateError(
+          fmt::format("The RocksDB state '{}' is damaged: it does not hold the state saved under "
+                      "that name",
+                      from.string()));
+    }
     saved_partitions_ = -1;
     if (auto n = get(static_cast<int>(kMetaPrefix), kPartitionsKey)) {
       int parsed = -1;
@@ -213,7 +232,7 @@ class RocksDbBackend final : public KeyValueBackend {
   void repartition(int partitions,
                    const std::function<int(std::string_view)>& partition_of) override {
     const int old = saved_partitions_;
-    if (old < 0) throw CheckpointError("The RocksDB state does not name its partition count");
+    if (old < 0) throw DamagedStateError("The RocksDB state does not name its partition count");
     std::vector<Write> writes;
     for (int p = 0; p < old; ++p) {
       scan(p, [&](std::string_view key, std::string_view value) {
@@ -260,8 +279,8 @@ std::shared_ptr<KeyValueBackend> openRocksDbBackend(const std::string& local_dir
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) {
-    throw Error(fmt::format("RocksDB state backend: cannot create '{}': {}", local_dir,
-                            ec.message()));
+    throw Error(
+        fmt::format("RocksDB state backend: cannot create '{}': {}", local_dir, ec.message()));
   }
   const std::string base = fileName(name);
   removeAbandoned(dir, base);

@@ -25,10 +25,10 @@ using sluice::detail::checkpointPath;
 using sluice::detail::CheckpointSection;
 using sluice::detail::crc32c;
 using sluice::detail::FileSystem;
+using sluice::detail::isCheckpointTemporary;
 using sluice::detail::listCheckpoints;
 using sluice::detail::loadLatestCheckpoint;
 using sluice::detail::readCheckpointFile;
-using sluice::detail::retainCheckpoints;
 using sluice::detail::WritableFile;
 using sluice::detail::writeCheckpointFile;
 
@@ -452,48 +452,55 @@ TEST(LoadLatestCheckpoint, ABrokenDependencyFallsBackPastTheWholeChain) {
   EXPECT_EQ(latestTime(dir.path()), 50);
 }
 
-// --- Retention -------------------------------------------------------------------------------
-
-std::vector<std::string> entries(const std::string& dir) { return localFs().listDirectory(dir); }
-
-TEST(RetainCheckpoints, KeepsTheNewestAndTheirDependencyChains) {
+TEST(LoadLatestCheckpoint, AChainTheCheckRejectsIsPassedOverWithItsFilesIntact) {
   ScratchDir dir;
   writeCheckpointFile(localFs(), dir.path(), smallFile(100));
   writeCheckpointFile(localFs(), dir.path(), smallFile(200, {100}));
-  writeCheckpointFile(localFs(), dir.path(), smallFile(300));
-  writeCheckpointFile(localFs(), dir.path(), smallFile(400, {300}));
-  writeCheckpointFile(localFs(), dir.path(), smallFile(500, {300, 400}));
-  writeBytes(dir.path() + "/.checkpoint-0000000000600.tmp", "left by a crash");
-  writeBytes(dir.path() + "/notes.txt", "not ours");
-
-  retainCheckpoints(localFs(), dir.path(), 2);
-  EXPECT_EQ(listCheckpoints(localFs(), dir.path()), (std::vector<std::int64_t>{500, 400, 300}));
-  EXPECT_EQ(entries(dir.path()).size(), 4u);  // three checkpoints and notes.txt
-  EXPECT_TRUE(fs::exists(dir.path() + "/notes.txt"));
-
-  writeCheckpointFile(localFs(), dir.path(), smallFile(600));
-  retainCheckpoints(localFs(), dir.path(), 1);
-  EXPECT_EQ(listCheckpoints(localFs(), dir.path()), std::vector<std::int64_t>{600});
-  EXPECT_EQ(latestTime(dir.path()), 600);
+  writeCheckpointFile(localFs(), dir.path(), smallFile(300, {100}));
+  std::vector<std::int64_t> offered;
+  ::testing::internal::CaptureStderr();
+  const auto chain =
+      loadLatestCheckpoint(localFs(), dir.path(), [&](const std::vector<CheckpointFile>& c) {
+        offered.push_back(c.back().time_ms);
+        return c.back().time_ms == 300 ? std::string("its saved state is damaged") : std::string();
+      });
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(offered, (std::vector<std::int64_t>{300, 200}));
+  ASSERT_TRUE(chain.has_value());
+  EXPECT_EQ(chainTimes(*chain), (std::vector<std::int64_t>{100, 200}));
+  // 100 was offered with 300 first, then handed out again whole.
+  expectSameContents(smallFile(100), (*chain)[0]);
+  expectSameContents(smallFile(200, {100}), (*chain)[1]);
+  EXPECT_NE(log.find("Skipping checkpoint '" + checkpointPath(dir.path(), 300) +
+                     "': its saved state is damaged"),
+            std::string::npos)
+      << log;
 }
 
-TEST(RetainCheckpoints, NeverDeletesTheCheckpointLoadingWouldUse) {
+TEST(LoadLatestCheckpoint, WhenTheCheckRejectsEveryChainTheErrorListsEachReason) {
   ScratchDir dir;
-  for (const std::int64_t time : {100, 200, 300}) {
-    writeCheckpointFile(localFs(), dir.path(), smallFile(time));
-  }
-  flipByte(checkpointPath(dir.path(), 300), 60);
+  writeCheckpointFile(localFs(), dir.path(), smallFile(100));
+  writeCheckpointFile(localFs(), dir.path(), smallFile(200));
   QuietLog quiet;
-  retainCheckpoints(localFs(), dir.path(), 1);
-  EXPECT_EQ(listCheckpoints(localFs(), dir.path()), (std::vector<std::int64_t>{300, 200}));
-  EXPECT_EQ(latestTime(dir.path()), 200);
+  try {
+    loadLatestCheckpoint(localFs(), dir.path(), [](const std::vector<CheckpointFile>& c) {
+      return "reason " + std::to_string(c.back().time_ms);
+    });
+    FAIL() << "expected CheckpointError";
+  } catch (const sluice::CheckpointError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("reason 200"), std::string::npos) << what;
+    EXPECT_NE(what.find("reason 100"), std::string::npos) << what;
+  }
+  // What the check throws is not a reason to fall back: it reaches the caller.
+  EXPECT_THROW(loadLatestCheckpoint(localFs(), dir.path(),
+                                    [](const std::vector<CheckpointFile>&) -> std::string {
+                                      throw sluice::InvalidArgumentError("does not fit");
+                                    }),
+               sluice::InvalidArgumentError);
 }
 
-TEST(RetainCheckpoints, RejectsKeepingNone) {
-  ScratchDir dir;
-  EXPECT_THROW(retainCheckpoints(localFs(), dir.path(), 0), sluice::InvalidArgumentError);
-  retainCheckpoints(localFs(), dir.path() + "/missing", 1);  // nothing to do, no error
-}
+std::vector<std::string> entries(const std::string& dir) { return localFs().listDirectory(dir); }
 
 // --- Write failures --------------------------------------------------------------------------
 
@@ -643,14 +650,15 @@ TEST_F(CheckpointWriteFailure, FailingSyncCloseOrRenameLeavesEarlierCheckpointsI
   }
 }
 
-TEST_F(CheckpointWriteFailure, AnUnremovableTemporaryIsIgnoredThenRetained) {
+TEST_F(CheckpointWriteFailure, AnUnremovableTemporaryIsIgnored) {
   QuietLog quiet;
   FaultyFileSystem faulty({.fail_append = 2, .fail_remove = true});
   expectFailsWithNoSpace(faulty);
-  EXPECT_EQ(entries(dir_.path()).size(), 3u);  // the temporary is still there
-  expectEarlierCheckpointsIntact();
-  retainCheckpoints(localFs(), dir_.path(), 5);
-  EXPECT_EQ(entries(dir_.path()).size(), 2u);
+  const auto names = entries(dir_.path());
+  EXPECT_EQ(names.size(), 3u);  // the temporary is still there
+  EXPECT_EQ(std::count_if(names.begin(), names.end(),
+                          [](const std::string& n) { return isCheckpointTemporary(n); }),
+            1);
   expectEarlierCheckpointsIntact();
 }
 

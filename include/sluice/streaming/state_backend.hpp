@@ -8,12 +8,20 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <sluice/error.hpp>
 #include <sluice/streaming/time.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace sluice::detail {
+
+// A saved state that cannot be read back (missing, truncated, corrupt), as opposed to one that
+// does not fit the running graph or configuration: recovery then tries an older checkpoint.
+class DamagedStateError : public CheckpointError {
+ public:
+  using CheckpointError::CheckpointError;
+};
 
 // The committed state of one store, by partition, its keys and values in their serialized form.
 // Thread-safety: get() and scan() may run on any number of threads at once, but not beside
@@ -41,8 +49,8 @@ class KeyValueBackend {
   // Saves the committed state as a new directory under `dir`, named after the checkpoint time
   // `t`; returns its name. The directory holds hard links to the database's immutable files.
   virtual std::string checkpoint(const std::string& dir, Time t) = 0;
-  // Replaces the state by the one saved as `name` under `dir`. Throws CheckpointError when it
-  // is missing or unreadable.
+  // Replaces the state by the one saved as `name` under `dir`, after checking every block of it.
+  // Throws DamagedStateError when it is missing, unreadable or corrupt.
   virtual void restore(const std::string& dir, const std::string& name) = 0;
   // The partition count the state was saved with (by checkpoint(); -1 before any).
   virtual int savedPartitions() const = 0;

@@ -92,7 +92,8 @@ class StateStoreBase {
   // change log. With a backend: the name of the backend's own checkpoint under target.dir.
   virtual std::string saveState(bool full, const StateSaveTarget& target) = 0;
   // Applies saved state in checkpoint order (a full save, then incremental ones); `dir` is the
-  // target.dir the state was saved with. Throws CheckpointError when the bytes do not decode.
+  // target.dir the state was saved with. Throws DamagedStateError when the bytes do not decode or
+  // the saved state is damaged, CheckpointError when it was saved by the other backend.
   virtual void restoreState(std::string_view bytes, bool full, const std::string& dir) = 0;
 
   // Whether the store can keep its committed state in a KeyValueBackend.
@@ -202,13 +203,13 @@ class HeldInputs {
   std::map<Time, std::optional<RDD<T>>> held_;
 };
 
-// Decodes checkpointed state, turning a decoding failure into CheckpointError.
+// Decodes checkpointed state, turning a decoding failure into DamagedStateError.
 template <class T>
 T decodeState(std::string_view bytes, const std::string& store) {
   try {
     return deserialize<T>(bytes);
   } catch (const Error& e) {
-    throw CheckpointError("Cannot restore the state of " + store + ": " + e.what());
+    throw DamagedStateError("Cannot restore the state of " + store + ": " + e.what());
   }
 }
 
