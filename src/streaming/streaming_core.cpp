@@ -262,12 +262,6 @@ void StreamingCore::openStateBackends(
   for (auto& [identity, stream] : stateful) {
     StateStoreBase& store = *stream->stateStore();
     if (store.backend() != nullptr) continue;
-    if (!store.supportsBackend()) {
-      detail::log(LogLevel::kInfo, fmt::format("{} keeps its state in memory: the rocksdb state "
-                                               "backend holds updateStateByKey and mapWithState",
-                                               identity));
-      continue;
-    }
     store.setBackend(openRocksDbBackend(dir, identity, store.numPartitions()));
   }
 }

@@ -817,9 +817,11 @@ TEST_P(WindowOperations, FailedSlideLeavesTheStateAtThePreviousWindow) {
   // The inverse function fails once, at its third call: at 3 s, after the changes of the other
   // two keys leaving then have been worked out (at local[1], whatever their partitions). The 4 s
   // slide redoes 3 s from the intact 2 s state.
-  sluice::Context sc(GetParam(), "failedSlide");
+  const sluice::stream_test::StateParam param(GetParam());
+  sluice::Context sc(param.master, "failedSlide");
   auto clock = std::make_shared<sluice::ManualClock>();
   sluice::StreamingContext ssc(sc, 1s, clock);
+  param.apply(ssc);
   const KVBatches input{{{"a", 1}, {"b", 1}, {"d", 1}}, {{"a", 1}}, {{"c", 1}}, {}, {}};
   auto calls = std::make_shared<std::atomic<int>>(0);
   auto failing_minus = [calls](int a, int b) {
@@ -853,6 +855,6 @@ TEST_P(WindowOperations, FailedSlideLeavesTheStateAtThePreviousWindow) {
   EXPECT_TRUE(sorted(5000).empty());
 }
 
-SLUICE_ALL_MASTERS(WindowOperations);
+SLUICE_STATE_BACKENDS(WindowOperations);
 
 }  // namespace

@@ -42,8 +42,7 @@ struct StreamingConf {
   bool receiver_wal_fsync = true;
   int checkpoints_retained = 3;  // sluice.checkpoint.retained: checkpoint files kept
   // sluice.streaming.stateBackend: where stateful streams keep their committed state, "memory"
-  // or "rocksdb" (on local disk; for updateStateByKey and mapWithState, the window's state stays
-  // in memory)
+  // or "rocksdb" (on local disk)
   std::string state_backend = "memory";
   // sluice.streaming.stateBackend.rocksdb.localDir: the databases' working directory (default:
   // under the checkpoint directory, so that checkpoints are hard links; else the temp directory)

@@ -3,9 +3,9 @@
 #pragma once
 
 #include <deque>
-#include <unordered_map>
 #include <sluice/streaming/state_store.hpp>
 #include <sluice/streaming/window.hpp>
+#include <unordered_map>
 
 namespace sluice {
 namespace detail {
@@ -221,14 +221,13 @@ class StateNode final : public DStreamNode<std::pair<K, S>> {
         parts_[p] = std::make_shared<const std::vector<P>>(std::move(parts[p]));
     }
 
-    bool supportsBackend() const override { return true; }
-
    protected:
     void commit(StateVersionBase& base) override {
       auto& version = static_cast<Version&>(base);
       if (backend() != nullptr) {
-        commitToBackend(
-            [&](int p) -> const auto& { return version.parts[static_cast<std::size_t>(p)].changed; });
+        commitToBackend([&](int p) -> const auto& {
+          return version.parts[static_cast<std::size_t>(p)].changed;
+        });
         return;
       }
       for (std::size_t p = 0; p < parts_.size(); ++p) {
@@ -431,7 +430,6 @@ class MapWithStateNode final : public DStreamNode<M> {
         return true;
       });
     }
-    bool supportsBackend() const override { return true; }
 
     std::string saveState(bool full, const StateSaveTarget& target) override {
       if (backend() != nullptr) return saveBackend(target);
@@ -473,19 +471,20 @@ class MapWithStateNode final : public DStreamNode<M> {
         auto& queue = parts_[static_cast<std::size_t>(p)].queue;
         queue.clear();
         if (!timeout_) continue;
-        forEachCommitted(p, [&](const K& k, const Entry& e) { queue.emplace_back(e.updated_ms, k); });
+        forEachCommitted(p,
+                         [&](const K& k, const Entry& e) { queue.emplace_back(e.updated_ms, k); });
         std::sort(queue.begin(), queue.end(),
                   [](const auto& a, const auto& b) { return a.first < b.first; });
       }
     }
 
-
    protected:
     void commit(StateVersionBase& base) override {
       auto& version = static_cast<Version&>(base);
       if (backend() != nullptr) {
-        commitToBackend(
-            [&](int p) -> const auto& { return version.parts[static_cast<std::size_t>(p)].changes; });
+        commitToBackend([&](int p) -> const auto& {
+          return version.parts[static_cast<std::size_t>(p)].changes;
+        });
       }
       for (std::size_t p = 0; p < parts_.size(); ++p) {
         Partition& part = parts_[p];

@@ -96,8 +96,6 @@ class StateStoreBase {
   // the saved state is damaged, CheckpointError when it was saved by the other backend.
   virtual void restoreState(std::string_view bytes, bool full, const std::string& dir) = 0;
 
-  // Whether the store can keep its committed state in a KeyValueBackend.
-  virtual bool supportsBackend() const { return false; }
   // Keeps the committed state in `backend` from now on; called before the first batch and before
   // a restore, while the store is empty.
   void setBackend(std::shared_ptr<KeyValueBackend> backend) { backend_ = std::move(backend); }

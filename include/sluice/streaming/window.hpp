@@ -60,7 +60,11 @@ class WindowedNode final : public DStreamNode<T> {
 // leaving and entering batches and changes only their keys, in a copy of the slots (O(1)) and
 // lists of index changes; so a slide costs O(those batches), not O(keys in the window), and the
 // window's RDD is an O(1) snapshot of the slots. The batch commits the version; a failed slide
-// leaves the state at the previous window, and the next slide goes from there.
+// leaves the state at the previous window, and the next slide goes from there. With a state
+// backend (RocksDB) the committed window lives in the backend instead: a slide reads the keys it
+// touches from it and keeps their new values in memory until the commit writes them, and the
+// window's RDD is the backend's partition with the version's changes over it, readable until a
+// later version commits: outputs read it in its batch, and a window of this stream persists it.
 template <class K, class V, class F, class InvF>
 class ReducedWindowedNode final : public DStreamNode<std::pair<K, V>> {
   static_assert(Serializable<K> && Serializable<V>,
@@ -113,10 +117,15 @@ class ReducedWindowedNode final : public DStreamNode<std::pair<K, V>> {
         store->slide(tc, p, *version, f, inv_f, filter);
       });
       ChunkBuffer<P> buf(out);
-      version->parts[static_cast<std::size_t>(p)].snapshot.forEach([&](std::uint32_t, const P& kv) {
-        buf.emplace(kv);
-        return !tc.isCancelled();
-      });
+      if (store->backend() != nullptr) {
+        store->readWindow(tc, p, *version, buf);
+      } else {
+        version->parts[static_cast<std::size_t>(p)].snapshot.forEach(
+            [&](std::uint32_t, const P& kv) {
+              buf.emplace(kv);
+              return !tc.isCancelled();
+            });
+      }
       buf.flush();
     };
     return RDD<P>(std::make_shared<StateVersionNode<P, decltype(body)>>(
@@ -129,8 +138,10 @@ class ReducedWindowedNode final : public DStreamNode<std::pair<K, V>> {
     PersistentSlots<P> slots;
     absl::flat_hash_map<K, std::uint32_t, StableHasher<K>> index;
   };
-  // What a slide's task p makes of partition p, committed with the batch.
+  // What a slide's task p makes of partition p, committed with the batch. With a backend only
+  // `values` is used.
   struct Update {
+    CombinerMap<K, std::optional<V>> values;  // each touched key's new value, or removed
     PersistentSlots<P> slots;
     typename PersistentSlots<P>::Snapshot snapshot;
     std::vector<std::pair<K, std::uint32_t>> added;  // keys new to the window
@@ -169,8 +180,6 @@ class ReducedWindowedNode final : public DStreamNode<std::pair<K, V>> {
 
     void slide(TaskContext& tc, int p, Version& version, F f, InvF inv_f,
                const std::function<bool(const P&)>& filter) const {
-      const Partition none;
-      const Partition& part = version.detached() ? none : parts_[static_cast<std::size_t>(p)];
       CombinerMap<K, Change> changes;
       for (const auto& [node, is_entering] : version.inputs) {
         auto body = [&, is_entering = is_entering](std::span<P> chunk) {
@@ -186,6 +195,12 @@ class ReducedWindowedNode final : public DStreamNode<std::pair<K, V>> {
       }
       Update& update = version.parts[static_cast<std::size_t>(p)];
       update = Update{};
+      if (backend() != nullptr) {
+        slideInBackend(p, version.detached(), changes, update, f, inv_f, filter);
+        return;
+      }
+      const Partition none;
+      const Partition& part = version.detached() ? none : parts_[static_cast<std::size_t>(p)];
       update.slots = part.slots;
       drainMap(changes, [&](K&& key, Change&& change) {
         update.changed.push_back(key);
@@ -213,7 +228,31 @@ class ReducedWindowedNode final : public DStreamNode<std::pair<K, V>> {
       update.snapshot = update.slots.snapshot();
     }
 
-    std::string saveState(bool full, const StateSaveTarget&) override {
+    // Partition p of the window at `version` from the backend, into `buf`.
+    void readWindow(TaskContext& tc, int p, const Version& version, ChunkBuffer<P>& buf) const {
+      const auto& values = version.parts[static_cast<std::size_t>(p)].values;
+      if (committedTime() == version.time()) {
+        backend()->scan(p, [&](std::string_view key, std::string_view value) {
+          buf.emplace(deserialize<K>(key), deserialize<V>(value));
+          return !tc.isCancelled();
+        });
+        return;
+      }
+      checkReadable(version);
+      if (!version.detached()) {
+        backend()->scan(p, [&](std::string_view key, std::string_view value) {
+          K k = deserialize<K>(key);
+          if (!values.contains(k)) buf.emplace(std::move(k), deserialize<V>(value));
+          return !tc.isCancelled();
+        });
+      }
+      for (const auto& [k, v] : values) {
+        if (v) buf.emplace(k, *v);
+      }
+    }
+
+    std::string saveState(bool full, const StateSaveTarget& target) override {
+      if (backend() != nullptr) return saveBackend(target);
       std::vector<std::pair<K, std::optional<V>>> out;
       if (full) {
         dirty_.clear();
@@ -236,7 +275,11 @@ class ReducedWindowedNode final : public DStreamNode<std::pair<K, V>> {
       return serialize(out);
     }
 
-    void restoreState(std::string_view bytes, bool full, const std::string&) override {
+    void restoreState(std::string_view bytes, bool full, const std::string& dir) override {
+      if (backend() != nullptr) {
+        restoreBackend<K>(bytes, dir);
+        return;
+      }
       checkInMemoryFormat(bytes);
       if (full) parts_.assign(parts_.size(), Partition{});
       for (auto& [k, v] : decodeState<std::vector<std::pair<K, std::optional<V>>>>(bytes, kind())) {
@@ -256,6 +299,14 @@ class ReducedWindowedNode final : public DStreamNode<std::pair<K, V>> {
    protected:
     void commit(StateVersionBase& base) override {
       auto& version = static_cast<Version&>(base);
+      if (backend() != nullptr) {
+        commitToBackend([&](int p) -> const auto& {
+          return version.parts[static_cast<std::size_t>(p)].values;
+        });
+        // The version's RDD now reads the backend alone.
+        for (auto& update : version.parts) update.values.clear();
+        return;
+      }
       for (std::size_t p = 0; p < parts_.size(); ++p) {
         Partition& part = parts_[p];
         Update& update = version.parts[p];
@@ -271,6 +322,32 @@ class ReducedWindowedNode final : public DStreamNode<std::pair<K, V>> {
     }
 
    private:
+    // slide() with the committed window in the backend: reads each touched key's value there.
+    void slideInBackend(int p, bool detached, CombinerMap<K, Change>& changes, Update& update, F& f,
+                        InvF& inv_f, const std::function<bool(const P&)>& filter) const {
+      drainMap(changes, [&](K&& key, Change&& change) {
+        std::optional<std::string> bytes;
+        if (!detached) bytes = backend()->get(p, serialize(key));
+        if (!bytes) {
+          if (!change.added) {
+            throw Error("Neither previous window has value for key, nor new values found");
+          }
+          P kv(std::move(key), std::move(*change.added));
+          if (filter && !filter(std::as_const(kv))) return;
+          update.values.insert_or_assign(std::move(kv.first), std::move(kv.second));
+          return;
+        }
+        P kv(std::move(key), deserialize<V>(*bytes));
+        if (change.old) kv.second = inv_f(std::move(kv.second), std::move(*change.old));
+        if (change.added) kv.second = f(std::move(kv.second), std::move(*change.added));
+        if (filter && !filter(std::as_const(kv))) {
+          update.values.insert_or_assign(std::move(kv.first), std::nullopt);
+        } else {
+          update.values.insert_or_assign(std::move(kv.first), std::move(kv.second));
+        }
+      });
+    }
+
     std::vector<Partition> parts_;
     CombinerMap<K, bool> dirty_;  // keys changed since the last save
   };
