@@ -102,6 +102,7 @@ class CombineTable<std::string, C> {
     if (entries_.size() * 2 > index_.size()) rehash(index_.size() * 2);
   }
   std::size_t size() const noexcept { return entries_.size(); }
+  // Room for n keys without growing (the key bytes' arena still grows).
   void reserve(std::size_t n) {
     entries_.reserve(n);
     std::size_t capacity = 16;
