@@ -1,16 +1,16 @@
 // The table a keyed aggregation combines into: one per task, filled key by key, then drained.
-// String keys (words, ids: the common case) get a dense table in insertion order, whose index is
-// 4 bytes a slot and whose frequent keys, inserted early, share a few hot cache lines; other keys
-// use absl::flat_hash_map.
+// Both drain in insertion order, so a task's output order is a function of its input (never of
+// addresses or thread timing). String keys (words, ids: the common case) get a dense table whose
+// index is 4 bytes a slot and whose frequent keys, inserted early, share a few hot cache lines;
+// other keys use StableMap.
 #pragma once
-
-#include <absl/container/flat_hash_map.h>
 
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <sluice/error.hpp>
 #include <sluice/hash.hpp>
+#include <sluice/rdd/stable_map.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,14 +29,15 @@ inline bool equalBytes(const char* a, const char* b, std::size_t size) noexcept 
   return a[0] == b[0] && a[size >> 1] == b[size >> 1] && a[size - 1] == b[size - 1];
 }
 
+// The map keyed operations combine and group in: insertion-ordered (see stable_map.hpp).
 template <class K, class C>
-using CombinerMap = absl::flat_hash_map<K, C, StableHasher<K>>;
+using CombinerMap = StableMap<K, C>;
 
-// Moves every entry of `map` out; the map must be destroyed or cleared afterwards. Moving a key
-// out of a slot is safe because nothing hashes the moved-from keys again.
+// Moves every entry of `map` out, in the map's order; the map must be destroyed or cleared
+// afterwards (nothing hashes the moved-from keys again).
 template <class K, class C, class F>
 void drainMap(CombinerMap<K, C>& map, F f) {
-  for (auto& entry : map) f(std::move(const_cast<K&>(entry.first)), std::move(entry.second));
+  for (auto& entry : map) f(std::move(entry.first), std::move(entry.second));
 }
 
 // Not thread-safe: a task owns its table.
@@ -55,7 +56,9 @@ class CombineTable {
     if (!inserted) merge(it->second);
   }
   std::size_t size() const noexcept { return map_.size(); }
-  // Hands every entry to f(K&&, C&&) and leaves the table empty.
+  // Room for n keys without growing.
+  void reserve(std::size_t n) { map_.reserve(n); }
+  // Hands every entry to f(K&&, C&&), in insertion order, and leaves the table empty.
   template <class F>
   void drain(F f) {
     drainMap(map_, std::move(f));
@@ -99,6 +102,13 @@ class CombineTable<std::string, C> {
     if (entries_.size() * 2 > index_.size()) rehash(index_.size() * 2);
   }
   std::size_t size() const noexcept { return entries_.size(); }
+  // Room for n keys without growing (the key bytes' arena still grows).
+  void reserve(std::size_t n) {
+    entries_.reserve(n);
+    std::size_t capacity = 16;
+    while (capacity < 2 * n) capacity *= 2;
+    if (capacity > index_.size()) rehash(capacity);
+  }
   // Hands every entry to f(std::string&&, C&&), in insertion order, and leaves the table empty.
   template <class F>
   void drain(F f) {

@@ -7,8 +7,6 @@
 // Map outputs belong to the dependency and are read by copy, so a later job can re-read them.
 #pragma once
 
-#include <absl/container/flat_hash_map.h>
-
 #include <sluice/rdd.hpp>
 #include <sluice/rdd/combine_table.hpp>
 
@@ -172,10 +170,12 @@ class CombinedReadNode final : public Node<std::pair<K, C>> {
     auto blocks = this->runtime().shuffleService().fetch(dep_->shuffleId(), partition);
     int non_empty = 0;
     const ShuffleBlock* only = nullptr;
+    std::size_t largest = 0;
     for (const auto& block : blocks) {
       if (block.records > 0) {
         ++non_empty;
         only = &block;
+        largest = std::max(largest, block.records);
       }
     }
     if (non_empty == 0) return;
@@ -185,6 +185,9 @@ class CombinedReadNode final : public Node<std::pair<K, C>> {
     }
     Agg agg = dep_->aggregator();
     CombineTable<K, C> merged;
+    merged.reserve(largest);  // at least as many keys as the largest map output (unique keys)
+    // Map outputs in map-task order (fetch's order), never completion order: the merged order,
+    // first appearance in that sequence, is then a function of the input and the partitioning.
     for (const auto& block : blocks) {
       for (const P& kc : bucketOf<P>(block)) {
         merged.upsert(
