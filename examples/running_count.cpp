@@ -17,7 +17,10 @@
 //   print 'Starting ssc'; ssc.start()           std::cout << "Starting ssc"; ssc.start()
 //   xrange_write()                              examples::xrangeWrite (text_file_util.hpp) on a
 //                                               thread; --no-write leaves INPUT_DIR to you
-// A line that is not a number fails its batch, as int(x) does in Spark.
+// A line that is not a number fails its batch, as int(x) does in Spark. Linux stamps a new file
+// with the last clock tick's time, up to a few milliseconds behind the clock: the first file,
+// written right after the start, can look older than the stream and is then ignored (Spark's
+// rule ignores files older than the stream; written into the directory or renamed in alike).
 //
 // Usage: running_count [--master local[N]] [--batch-ms N] [--seconds N] [--checkpoint DIR]
 //                      [--no-write] [--write-ms N] [--write-size N] [INPUT_DIR]
