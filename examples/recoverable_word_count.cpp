@@ -85,7 +85,9 @@ int main(int argc, char** argv) {
       auto ssc = std::make_unique<sluice::StreamingContext>(sc, options.batch());
       // Add new values with previous running count to get new count.
       auto ds = ssc->textFileStream(writer.batch_dir)
-                    .map([](const std::string& x) { return examples::pythonMod(examples::pythonInt(x), 10); })
+                    .map([](const std::string& x) {
+                      return examples::pythonMod(examples::pythonInt(x), 10);
+                    })
                     .map([](long long x) { return std::pair<long long, long long>(x, 1); })
                     .updateStateByKey(updateFunction);
       ds.pprint();

@@ -82,7 +82,9 @@ int main(int argc, char** argv) {
     ssc.checkpoint(checkpoint_dir);
 
     auto ds = ssc.textFileStream(writer.batch_dir)
-                  .map([](const std::string& x) { return examples::pythonMod(examples::pythonInt(x), 10); })
+                  .map([](const std::string& x) {
+                    return examples::pythonMod(examples::pythonInt(x), 10);
+                  })
                   .map([](long long x) { return std::pair<long long, long long>(x, 1); })
                   .updateStateByKey(updateFunction);
     ds.pprint();

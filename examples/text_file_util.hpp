@@ -1,7 +1,7 @@
 // What running_count and recoverable_word_count share with the course's programs: Python's
-// int() of a line and its %, and the course's xrange_write (seed 000, "Testing Streaming Apps Using TextFileStream"): every
-// pause, one new file of `batch_size` numbers, one a line, continuing 0, 1, 2, ... from file to
-// file, for a textFileStream to pick up.
+// int() of a line and its %, and the course's xrange_write (seed 000, "Testing Streaming Apps Using
+// TextFileStream"): every pause, one new file of `batch_size` numbers, one a line, continuing 0, 1,
+// 2, ... from file to file, for a textFileStream to pick up.
 //
 // Unlike the course's function, each file is written under a hidden name (".<name>.tmp", which
 // the file stream ignores) and then renamed into place, as Spark's guide asks: the stream never
@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
@@ -17,15 +18,13 @@
 #include <fstream>
 #include <mutex>
 #include <random>
+#include <sluice/error.hpp>
+#include <sluice/format.hpp>
 #include <stdexcept>
 #include <stop_token>
-#include <algorithm>
 #include <string>
 #include <string_view>
 #include <system_error>
-
-#include <sluice/error.hpp>
-#include <sluice/format.hpp>
 
 namespace examples {
 

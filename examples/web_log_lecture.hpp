@@ -54,8 +54,7 @@ inline std::optional<std::string> secondField(const std::string& line) {
 inline std::shared_ptr<std::atomic<long long>> countMalformed(
     const sluice::DStream<std::string>& lines) {
   auto malformed = std::make_shared<std::atomic<long long>>(0);
-  lines
-      .filter([](const std::string& line) { return !line.empty() && !secondField(line); })
+  lines.filter([](const std::string& line) { return !line.empty() && !secondField(line); })
       .foreachRDD([malformed](const sluice::RDD<std::string>& rdd) { *malformed += rdd.count(); });
   return malformed;
 }

@@ -39,8 +39,8 @@ int main(int argc, char** argv) {
                         return std::pair<std::string, long long>(std::move(word), 1);
                       })
                       .reduceByKey([](long long x, long long y) { return x + y; });
-    auto top = counts.takeOrdered(
-        5, [](const std::pair<std::string, long long>& x) { return -x.second; });
+    auto top =
+        counts.takeOrdered(5, [](const std::pair<std::string, long long>& x) { return -x.second; });
     fmt::print("{}\n", sluice::repr(top));
   } catch (const sluice::Error& e) {
     std::cerr << "word_count: " << e.what() << "\n";

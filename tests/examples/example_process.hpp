@@ -3,6 +3,7 @@
 // and the parsing of pprint's batches. Every wait is on something observable, with a deadline.
 #pragma once
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -13,7 +14,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <arpa/inet.h>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -195,7 +195,8 @@ class LineServer {
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof addr;
     if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::listen(fd_, 4) != 0 || ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+        ::listen(fd_, 4) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
       throw std::runtime_error("cannot listen on 127.0.0.1");
     }
     port_ = ntohs(addr.sin_port);
@@ -270,9 +271,9 @@ inline std::vector<Batch> parseBatches(const std::string& out,
     tm.tm_hour = std::stoi(m[4]);
     tm.tm_min = std::stoi(m[5]);
     tm.tm_sec = std::stoi(m[6]);
-    Batch batch{static_cast<long long>(::timegm(&tm)) * 1000 +
-                    (m[8].matched ? std::stoll(m[8]) / 1000 : 0),
-                {}};
+    Batch batch{
+        static_cast<long long>(::timegm(&tm)) * 1000 + (m[8].matched ? std::stoll(m[8]) / 1000 : 0),
+        {}};
     for (i += 3; i < lines.size() && !lines[i].empty(); ++i) batch.lines.push_back(lines[i]);
     if (i == lines.size()) throw std::runtime_error("a batch without its closing empty line");
     ++i;

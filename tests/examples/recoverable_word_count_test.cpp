@@ -21,8 +21,7 @@ std::vector<std::string> stateLines(const std::map<long long, long long>& state)
 
 // Each batch prints its state, then its number of keys: the blocks as (state, count) pairs.
 void expectStates(const std::vector<Batch>& batches,
-                  const std::vector<std::map<long long, long long>>& allowed,
-                  std::size_t& last) {
+                  const std::vector<std::map<long long, long long>>& allowed, std::size_t& last) {
   ASSERT_EQ(batches.size() % 2, 0u);
   for (std::size_t b = 0; b < batches.size(); b += 2) {
     bool matched = false;
@@ -33,7 +32,8 @@ void expectStates(const std::vector<Batch>& batches,
         last = i;  // states only grow
       }
     }
-    EXPECT_TRUE(matched) << "batch " << b / 2 + 1 << ": " << ::testing::PrintToString(batches[b].lines);
+    EXPECT_TRUE(matched) << "batch " << b / 2 + 1 << ": "
+                         << ::testing::PrintToString(batches[b].lines);
   }
 }
 

@@ -25,15 +25,14 @@ TEST(RunningCountExample, CountsTheFilesMovedInBatchByBatch) {
   TempDir dir;
   const auto input = dir.path() / "input";
   std::filesystem::create_directories(input);
-  ExampleProcess p("running_count", {"--master", "local[2]", "--batch-ms", "500", "--no-write",
-                                     "--checkpoint", (dir.path() / "ckpt").string(),
-                                     input.string()});
+  ExampleProcess p("running_count",
+                   {"--master", "local[2]", "--batch-ms", "500", "--no-write", "--checkpoint",
+                    (dir.path() / "ckpt").string(), input.string()});
   // Each batch prints two blocks (the state, then its count). A file moved in once batch k has
   // printed is taken by batch k + 1. Batches 1 and 2 stay empty: a file written within a clock
   // tick of the stream's creation could look older than the stream.
   const std::vector<std::string> files = {
-      "0\n1\n2\n3\n4\n",
-      "5\n6\n7\n8\n9\n10\n11\n12\n13\n14\n",
+      "0\n1\n2\n3\n4\n", "5\n6\n7\n8\n9\n10\n11\n12\n13\n14\n",
       "-3\n 7 \n+12\n",  // Python's int() and %: -3 % 10 == 7
   };
   ASSERT_TRUE(p.waitForCount("Time: ", 4)) << p.out() << p.err();
@@ -54,8 +53,10 @@ TEST(RunningCountExample, CountsTheFilesMovedInBatchByBatch) {
   std::map<long long, long long> state;
   auto after_file = [&](std::size_t k) {  // the state after batch k (1-based)
     std::map<long long, long long> s;
-    if (k >= 3) for (long long n = 0; n < 5; ++n) ++s[n % 10];
-    if (k >= 4) for (long long n = 5; n < 15; ++n) ++s[n % 10];
+    if (k >= 3)
+      for (long long n = 0; n < 5; ++n) ++s[n % 10];
+    if (k >= 4)
+      for (long long n = 5; n < 15; ++n) ++s[n % 10];
     if (k >= 5) ++s[7], ++s[7], ++s[2];
     return s;
   };
@@ -82,9 +83,9 @@ TEST(RunningCountExample, ItsOwnWriterFeedsIt) {
   // Runs until the state has 10 keys (two files or more counted) and three more batches.
   ASSERT_TRUE(p.waitForOutput([](const std::string& out) {
     const auto at = out.find("\n10\n");
-    return at != std::string::npos &&
-           ExampleProcess::occurrences(out.substr(at), "Time: ") >= 6;
-  })) << p.out() << p.err();
+    return at != std::string::npos && ExampleProcess::occurrences(out.substr(at), "Time: ") >= 6;
+  })) << p.out()
+      << p.err();
   p.signal(SIGINT);
   ASSERT_EQ(p.wait(), 0) << p.err();
 

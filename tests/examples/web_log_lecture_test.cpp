@@ -21,7 +21,8 @@ const std::string kIp5 = "10.0.0.1";  // not in the country table
 std::string logLines(const std::string& ip, int n) {
   std::string lines;
   for (int i = 0; i < n; ++i) {
-    lines += "2026-11-22T10:00:0" + std::to_string(i % 10) + " " + ip + " 200 GET /index.html 0.02\n";
+    lines +=
+        "2026-11-22T10:00:0" + std::to_string(i % 10) + " " + ip + " 200 GET /index.html 0.02\n";
   }
   return lines;
 }
@@ -107,7 +108,7 @@ std::string row(const std::string& ip, long long n) {
 TEST(WebLogLectureExamples, TopIps) {
   // Window 3 batches: batch k sums batches k-2..k, sorted by count, first three.
   const FedRun run = runFed("web_log_top_ips",
-                         {"--batch-ms", "500", "--window-ms", "1500", "--slide-ms", "500"}, 8);
+                            {"--batch-ms", "500", "--window-ms", "1500", "--slide-ms", "500"}, 8);
   expectBatches(run,
                 {
                     {2, {row(kIp1, 4), row(kIp2, 2), row(kIp3, 1)}},
@@ -125,9 +126,9 @@ TEST(WebLogLectureExamples, TopIpsWithCountries) {
   writeFile(dir.path() / "countries.csv", kCountries);
   // The top three of TopIps, joined with the table: 10.0.0.1 has no country and drops out.
   const FedRun run = runFed("web_log_top_ips_countries",
-                         {"--batch-ms", "500", "--window-ms", "1500", "--slide-ms", "500",
-                          "--countries", (dir.path() / "countries.csv").string()},
-                         8);
+                            {"--batch-ms", "500", "--window-ms", "1500", "--slide-ms", "500",
+                             "--countries", (dir.path() / "countries.csv").string()},
+                            8);
   expectBatches(run,
                 {
                     {2,
@@ -152,24 +153,22 @@ TEST(WebLogLectureExamples, RunningTotals) {
   // once it has left the window. Windows: k=2 {1:4, 2:2, 3:1}; k=3 {1:4, 2:5, 3:1, 5:6, y:1};
   // k=4 {2:3, 3:7, 4:2, 5:6, y:1}; k=5 {3:7, 4:2}. Totals after k=2: {1:4, 2:2, 3:1}; k=3:
   // {1:8, 2:7, 3:2, 5:6, y:1}; k=4: {1:8, 2:10, 3:9, 4:2, 5:12, y:2}; k=5: 3:16, 4:4.
-  const FedRun run = runFed("web_log_running_totals",
-                         {"--batch-ms", "500", "--window-ms", "1000", "--slide-ms", "500",
-                          "--countries", (dir.path() / "countries.csv").string(), "--checkpoint",
-                          (dir.path() / "ckpt").string()},
-                         8);
-  expectBatches(run,
-                {
-                    {2,
-                     {"('203.0.113.7', ((4, 'Portugal'), 4))",
-                      "('198.51.100.23', ((2, 'Kenya'), 2))", "('192.0.2.14', ((1, 'Chile'), 1))"}},
-                    {3,
-                     {"('198.51.100.23', ((5, 'Kenya'), 7))",
-                      "('203.0.113.7', ((4, 'Portugal'), 8))"}},
-                    {4,
-                     {"('192.0.2.14', ((7, 'Chile'), 9))", "('198.51.100.23', ((3, 'Kenya'), 10))"}},
-                    {5, {"('192.0.2.14', ((7, 'Chile'), 16))", "('203.0.113.42', ((2, 'Japan'), 4))"}},
-                },
-                8, /*ordered=*/false, 500);
+  const FedRun run = runFed(
+      "web_log_running_totals",
+      {"--batch-ms", "500", "--window-ms", "1000", "--slide-ms", "500", "--countries",
+       (dir.path() / "countries.csv").string(), "--checkpoint", (dir.path() / "ckpt").string()},
+      8);
+  expectBatches(
+      run,
+      {
+          {2,
+           {"('203.0.113.7', ((4, 'Portugal'), 4))", "('198.51.100.23', ((2, 'Kenya'), 2))",
+            "('192.0.2.14', ((1, 'Chile'), 1))"}},
+          {3, {"('198.51.100.23', ((5, 'Kenya'), 7))", "('203.0.113.7', ((4, 'Portugal'), 8))"}},
+          {4, {"('192.0.2.14', ((7, 'Chile'), 9))", "('198.51.100.23', ((3, 'Kenya'), 10))"}},
+          {5, {"('192.0.2.14', ((7, 'Chile'), 16))", "('203.0.113.42', ((2, 'Japan'), 4))"}},
+      },
+      8, /*ordered=*/false, 500);
   EXPECT_EQ(run.err,
             "web_log_running_totals: 1 country lines without a comma skipped\n"
             "web_log_running_totals: 2 malformed lines (no second field) skipped\n");

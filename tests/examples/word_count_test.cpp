@@ -20,8 +20,7 @@ TEST(WordCountExample, PrintsTheFiveMostFrequentWordsAsPythonDoes) {
   ExampleProcess p("word_count", {"--master", "local[3]", (dir.path() / "in.txt").string()});
   ASSERT_EQ(p.wait(), 0) << p.err();
   // Python's repr: a string holding ' prints in double quotes; non-ASCII letters print as is.
-  EXPECT_EQ(p.out(),
-            "[('the', 6), ('The', 5), (\"it's\", 4), ('café', 3), ('rose', 2)]\n");
+  EXPECT_EQ(p.out(), "[('the', 6), ('The', 5), (\"it's\", 4), ('café', 3), ('rose', 2)]\n");
   EXPECT_EQ(p.err(), "");
 }
 
