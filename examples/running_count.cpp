@@ -8,7 +8,8 @@
 //   def updateFunction(newValues, runningCount) std::optional<long long> updateFunction(...)
 //   print 'Initializing ssc'                    std::cout << "Initializing ssc"
 //   StreamingContext(SparkContext(), 1)         sluice::StreamingContext ssc(sc, 1 s)
-//   ssc.checkpoint('ckpt')                      ssc.checkpoint(checkpoint_dir)   (--checkpoint)
+//   ssc.checkpoint('ckpt')                      ssc.checkpoint(checkpoint_dir)   (--checkpoint,
+//                                               under the system's temporary directory)
 //   ssc.textFileStream('input')                 ssc.textFileStream(input)        (INPUT_DIR)
 //   .map(lambda x: int(x) % 10)                 .map(examples::pythonInt(x) % 10)
 //   .map(lambda x: (x, 1))                      .map(pair(x, 1))
@@ -28,6 +29,7 @@
 //   build/release/examples/running_count --no-write /tmp/numbers &
 //   seq 0 9 > /tmp/.n && mv /tmp/.n /tmp/numbers/n1       # every key reaches 1
 // Runs until Ctrl-C (a graceful stop), or for --seconds N.
+#include <filesystem>
 #include <iostream>
 #include <numeric>
 #include <optional>
@@ -54,7 +56,9 @@ std::optional<long long> updateFunction(const std::vector<long long>& new_values
 int main(int argc, char** argv) {
   examples::CommonOptions options;
   examples::XrangeWriteOptions writer;
-  std::string checkpoint_dir = "ckpt";
+  // Not the seed's ./ckpt, which recoverable_word_count would then try to resume from.
+  std::string checkpoint_dir =
+      (std::filesystem::temp_directory_path() / "sluice-running-count").string();
   bool no_write = false;
   long long write_ms = writer.batch_duration.count();
   CLI::App app(

@@ -1,7 +1,7 @@
 // Windowed word count: every 4 seconds, the word counts of the last 6 seconds of lines, read from
 // a TCP server or from the files that appear in a directory (batches of 2 seconds).
 //
-// Translates seed 002 (spark_streaming_state_and_windows), its window example:
+// Translates seed 002 (spark_streaming_state_and_windows), "Window Operations":
 //   PySpark                                     Sluice
 //   StreamingContext(sc, 2)                     sluice::StreamingContext ssc(sc, 2 s)
 //   ssc.socketTextStream("localhost", 9999)     ssc.socketTextStream(host, port)  (or --dir DIR:
