@@ -120,6 +120,12 @@ class ExampleProcess {
     std::unique_lock lock(mu_);
     return cv_.wait_for(lock, timeout, [&] { return done(out_); });
   }
+  // Waits until `done(stderr so far)` holds; false at the deadline.
+  bool waitForErr(const std::function<bool(const std::string&)>& done,
+                  std::chrono::milliseconds timeout = 30s) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return done(err_); });
+  }
   // Waits until stdout holds `count` occurrences of `text`.
   bool waitForCount(const std::string& text, std::size_t count,
                     std::chrono::milliseconds timeout = 30s) {
