@@ -120,6 +120,23 @@ TEST(ClassicExamples, StatefulNetworkWordCount) {
   expectBlocks(batches, expected, 5, /*ordered=*/true, 500);
 }
 
+TEST(ClassicExamples, NetworkRunningWordCount) {
+  TempDir dir;
+  LineServer server;
+  ExampleProcess p("network_running_word_count",
+                   {"--batch-ms", "500", "--seconds", "0", "--checkpoint",
+                    (dir.path() / "ckpt").string(), "127.0.0.1", std::to_string(server.port())});
+  ASSERT_TRUE(server.accept());
+  // line.split(" ") keeps empty words; the whole state prints every batch, in no set order.
+  const auto batches = runSteps(
+      p, {{1, [&] { server.send("a rose is a rose\n"); }}, {2, [&] { server.send("rose  b\n"); }}},
+      5);
+  const Lines after_second = {"('a', 2)", "('is', 1)", "('rose', 3)", "('', 1)", "('b', 1)"};
+  std::map<int, Lines> expected = {{2, {"('a', 2)", "('is', 1)", "('rose', 2)"}}};
+  for (int k = 3; k <= static_cast<int>(batches.size()); ++k) expected[k] = after_second;
+  expectBlocks(batches, expected, 5, /*ordered=*/false, 500);
+}
+
 TEST(ClassicExamples, WindowedWordCount) {
   LineServer server;
   ExampleProcess p("windowed_word_count",
