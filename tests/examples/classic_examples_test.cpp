@@ -102,6 +102,22 @@ TEST(ClassicExamples, NetworkWordCount) {
                5, /*ordered=*/false, 500);
 }
 
+TEST(ClassicExamples, SocketWordCount) {
+  LineServer server;
+  ExampleProcess p("socket_word_count",
+                   {"--batch-ms", "500", "127.0.0.1", std::to_string(server.port())});
+  ASSERT_TRUE(server.accept());
+  // line.split() splits on runs of any whitespace and never gives an empty word.
+  const auto batches = runSteps(p,
+                                {{1, [&] { server.send("a rose is a rose\n"); }},
+                                 {2, [&] { server.send("  double \t space  \n"); }}},
+                                5);
+  expectBlocks(
+      batches,
+      {{2, {"('a', 2)", "('rose', 2)", "('is', 1)"}}, {3, {"('double', 1)", "('space', 1)"}}}, 5,
+      /*ordered=*/false, 500);
+}
+
 TEST(ClassicExamples, StatefulNetworkWordCount) {
   TempDir dir;
   LineServer server;
