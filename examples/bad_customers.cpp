@@ -1,6 +1,18 @@
 // Bad customers: joins each batch of incoming transactions with a static RDD that says whether
 // each customer is good or bad, and keeps only the transactions of good customers.
-// queueStream | socketTextStream -> transform (rdd.join(customers)) -> filter (is good) -> pprint.
+//
+// Translates seed 000 (spark_streaming_course_notes), "Detecting Bad Customers" (test_join.py):
+//   PySpark                                     Sluice
+//   StreamingContext(SparkContext(), 1)         sluice::StreamingContext ssc(sc, 1 s)
+//   5 x parallelize([(id, None) for id 0..9])   5 x parallelize(Transaction(id, nullopt))
+//   customers = [(0, True), (1, False), ...]    customers: (id, id % 2 == 0)
+//   ssc.queueStream(transaction_rdd_queue)      ssc.queueStream(transaction_rdd_queue)
+//                                               (or --port: lines from localhost:PORT)
+//   .transform(rdd.join(customer_rdd))          .transform(rdd.join(customer_rdd))
+//   .filter(is_good_customer)                   .filter(is_good_customer)
+//   ds.pprint()                                 ds.pprint():  (0, (None, True))
+//   ssc.start(); time.sleep(6); ssc.stop()      ssc.start(); --seconds 6
+// The seed's progress prints and its pprint of the RDD queue are left out.
 //
 // Usage: bad_customers [--master local[N]] [--batch-ms N] [--seconds N] [--port PORT]
 // By default the transactions come from a queue of five batches, one transaction of each

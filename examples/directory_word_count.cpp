@@ -1,7 +1,17 @@
 // Directory word count: watches a directory and counts the words of the files that appear in it
 // during each two-second batch.
-// textFileStream -> flatMap (sluice::split, Python's line.split()) -> map (word, 1) -> reduceByKey
-// -> pprint.
+//
+// Translates seed 001 (spark_streaming_sockets_and_files), "Monitor a directory for new or
+// renamed files" (file_consumer.py):
+//   PySpark                                     Sluice
+//   SparkContext('local[*]')                    sluice::Context sc(master, ...)   (--master)
+//   sc.setLogLevel("WARN")                      sc.setLogLevel("WARN")
+//   StreamingContext(sc, 2)                     sluice::StreamingContext ssc(sc, 2 s)
+//   ssc.textFileStream(sys.argv[1])             ssc.textFileStream(directory)      (DIR)
+//   .flatMap(line.split())                      .flatMap(sluice::split(line))
+//   .map((word, 1)).reduceByKey(x + y)          .map(pair(word, 1)).reduceByKey(x + y)
+//   counts.pprint()                             counts.pprint()
+//   ssc.start(); ssc.awaitTermination()         ssc.start(); ssc.awaitTermination()
 //
 // Usage: directory_word_count [--master local[N]] [--batch-ms N] [--seconds N] DIR
 // Only files modified after the start count (names starting with '.' or '_' never do); write

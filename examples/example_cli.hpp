@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <charconv>
 #include <chrono>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <sluice/streaming.hpp>
@@ -87,10 +88,13 @@ inline std::optional<int> parse(CLI::App& app, int argc, char** argv) {
 }
 
 // Starts `ssc` and runs it until Ctrl-C (a graceful stop) or, with --seconds N, for N seconds
-// (then stops it).
-inline void runUntilStopped(sluice::StreamingContext& ssc, const CommonOptions& options) {
+// (then stops it). `after_start` runs once the context has started, as the code after a Python
+// program's ssc.start() does.
+inline void runUntilStopped(sluice::StreamingContext& ssc, const CommonOptions& options,
+                            const std::function<void()>& after_start = {}) {
   ssc.stopGracefullyOnShutdown();
   ssc.start();
+  if (after_start) after_start();
   if (options.seconds > 0) {
     auto timeout = std::chrono::milliseconds(static_cast<long long>(options.seconds * 1000));
     if (!ssc.awaitTerminationOrTimeout(timeout)) ssc.stop();

@@ -1,5 +1,16 @@
 // Network word count: counts the words of each one-second batch of lines read from a TCP server.
-// socketTextStream -> flatMap (split on " ") -> map (word, 1) -> reduceByKey -> pprint.
+//
+// Translates seed 000 (spark_streaming_course_notes), "Spark Streaming Code" (NetworkWordCount):
+//   PySpark                                     Sluice
+//   SparkContext("local[2]", "NetworkWordCount") sluice::Context sc(master, "NetworkWordCount")
+//   StreamingContext(sc, 1)                     sluice::StreamingContext ssc(sc, 1 s)
+//   ssc.socketTextStream("localhost", 9999)     ssc.socketTextStream(host, port)   [HOST [PORT]]
+//   lines.flatMap(line.split(" "))              lines.flatMap(sluice::split(line, " "))
+//   words.map((word, 1))                        words.map(pair(word, 1))
+//   pairs.reduceByKey(x + y)                    pairs.reduceByKey(x + y)
+//   wordCounts.pprint()                         word_counts.pprint()
+//   ssc.start(); ssc.awaitTermination()         ssc.start(); ssc.awaitTermination()
+// Seed 004 (spark_streaming_wordcount_es) has the same program with 5 s batches (--batch-ms 5000).
 //
 // Usage: network_word_count [--master local[N]] [--batch-ms N] [--seconds N] [HOST [PORT]]
 // HOST and PORT default to localhost 9999. Feed it text from a second terminal:
@@ -15,23 +26,6 @@
 #include <vector>
 
 #include "example_cli.hpp"
-
-namespace {
-
-// Python's line.split(" "): consecutive spaces give empty words, as in PySpark.
-std::vector<std::string> splitOnSpace(const std::string& line) {
-  std::vector<std::string> words;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i <= line.size(); ++i) {
-    if (i == line.size() || line[i] == ' ') {
-      words.push_back(line.substr(start, i - start));
-      start = i + 1;
-    }
-  }
-  return words;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   examples::CommonOptions options{.master = "local[2]"};  // one thread receives, one processes
@@ -52,7 +46,7 @@ int main(int argc, char** argv) {
     auto lines = ssc.socketTextStream(host, port);
 
     // Split each line into words, then count each word in each batch.
-    auto words = lines.flatMap(splitOnSpace);
+    auto words = lines.flatMap([](const std::string& line) { return sluice::split(line, " "); });
     auto pairs = words.map(
         [](std::string word) { return std::pair<std::string, long long>(std::move(word), 1); });
     auto word_counts = pairs.reduceByKey([](long long x, long long y) { return x + y; });

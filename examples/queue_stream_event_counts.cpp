@@ -1,7 +1,19 @@
 // Queue stream event counts: counts the events of each type in each one-second batch of a stream
 // made from a queue of prepared RDDs (how to test a streaming job without a live source).
-// queueStream (5 RDDs of the events 0..9, each ten times) -> map (event, 1) -> reduceByKey
-// -> pprint.
+//
+// Translates seed 000 (spark_streaming_course_notes), "Counting Event Types"
+// (test_queue_stream.py):
+//   PySpark                                     Sluice
+//   StreamingContext(SparkContext(), 1)         sluice::StreamingContext ssc(sc, 1 s)
+//   5 x parallelize(range(10) * 10)             5 x ssc.sparkContext().parallelize(events)
+//   ssc.queueStream(event_rdd_queue)            ssc.queueStream(event_rdd_queue)
+//   .map((event, 1))                            .map(pair(event, 1))
+//   .reduceByKey(v1 + v2)                       .reduceByKey(v1 + v2)
+//   ds.pprint()                                 ds.pprint()
+//   ssc.start(); time.sleep(6)                  ssc.start(); --seconds 6
+//   ssc.stop(stopGraceFully=True)               ssc.stop() at the end
+// The seed's progress prints ('Initializing ssc', ...) and its pprint of the RDD queue are
+// left out.
 //
 // Usage: queue_stream_event_counts [--master local[N]] [--batch-ms N] [--seconds N]
 //   build/release/examples/queue_stream_event_counts --seconds 6

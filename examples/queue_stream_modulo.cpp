@@ -1,6 +1,19 @@
 // Queue stream modulo: how often each last digit (x % 10) occurs over a 4-second window that
 // slides every 2 seconds, on a stream made from a queue of five RDDs of the numbers 0..999.
-// queueStream -> map (x % 10) -> window(4s, 2s) -> map (digit, 1) -> reduceByKey -> pprint.
+//
+// Translates seed 000 (spark_streaming_course_notes), "Windowing Operations" (test_window.py):
+//   PySpark                                     Sluice
+//   StreamingContext(SparkContext(), 1)         sluice::StreamingContext ssc(sc, 1 s)
+//   5 x parallelize(xrange(1000))               5 x ssc.sparkContext().range(0, 1000)
+//   ssc.queueStream(rdd_queue)                  ssc.queueStream(rdd_queue)
+//   .map((x % 10, 1))                           .map(x % 10)
+//   .window(windowDuration=4, slideDuration=2)  .window(4 batches, 2 batches)
+//                                               .map(pair(digit, 1))
+//   .reduceByKey(v1 + v2)                       .reduceByKey(v1 + v2)
+//   ds.pprint()                                 ds.pprint()
+//   ssc.start(); time.sleep(20); ssc.stop(...)  ssc.start(); --seconds 20
+// The pair is made after the window instead of before it, with the same counts; the seed's
+// progress prints and its pprint of the RDD queue are left out.
 //
 // Usage: queue_stream_modulo [--master local[N]] [--batch-ms N] [--seconds N]
 //   build/release/examples/queue_stream_modulo --seconds 12

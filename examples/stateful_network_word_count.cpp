@@ -1,8 +1,22 @@
 // Stateful network word count: a running count of every word seen since the start, printed
 // sorted by word after each two-second batch.
-// socketTextStream -> flatMap (sluice::split, Python's line.split()) -> map (word, 1) ->
-// updateStateByKey (sum of the new values plus the previous total) -> transform (sortByKey) ->
-// pprint.
+//
+// Translates seed 001 (spark_streaming_sockets_and_files), "Keeping state"
+// (stateful_socket_consumer.py):
+//   PySpark                                     Sluice
+//   def updateFunc(new, last)                   std::optional<long long> updateFunc(...)
+//   SparkContext('local[*]')                    sluice::Context sc(master, ...)   (--master)
+//   StreamingContext(sc, 2)                     sluice::StreamingContext ssc(sc, 2 s)
+//   ssc.checkpoint("checkpoint")                ssc.checkpoint(checkpoint_dir)    (--checkpoint)
+//   ssc.socketTextStream(argv[1], int(argv[2])) ssc.socketTextStream(host, port)  [HOST [PORT]]
+//   .flatMap(line.split())                      .flatMap(sluice::split(line))
+//   .map((word, 1))                             .map(pair(word, 1))
+//   .updateStateByKey(updateFunc)               .updateStateByKey(updateFunc)
+//   .transform(x.sortByKey())                   .transform(rdd.sortByKey())
+//   counts.pprint()                             counts.pprint()
+//   ssc.start(); ssc.awaitTermination()         ssc.start(); ssc.awaitTermination()
+// The checkpoint directory defaults to one under the system's temporary directory instead of
+// ./checkpoint.
 //
 // Usage: stateful_network_word_count [--master local[N]] [--batch-ms N] [--seconds N]
 //                                    [--checkpoint DIR] [HOST [PORT]]

@@ -3,6 +3,9 @@
 // start, read from a live log feed such as web_log_generator's. Lines look like
 //   2026-11-22T10:00:00 203.0.113.7 200 GET /index.html 0.023
 // Malformed lines are counted and skipped.
+// The demo behind ./demo.sh: seed 003's three programs reworked into one (its own line parser,
+// running totals fed each request once). Their exact translations are web_log_top_ips,
+// web_log_top_ips_countries and web_log_running_totals.
 //   socketTextStream -> (ip, 1) per well-formed line
 //     -> window(30s, 10s) -> reduceByKey -> transform (sortBy count descending, zipWithIndex,
 //        index < 3) -> transform (join the IP -> country table)

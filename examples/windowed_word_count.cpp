@@ -1,7 +1,17 @@
 // Windowed word count: every 4 seconds, the word counts of the last 6 seconds of lines, read from
 // a TCP server or from the files that appear in a directory (batches of 2 seconds).
-// socketTextStream | textFileStream -> window(6s, 4s) -> flatMap (split on " ") -> map (word, 1)
-// -> reduceByKey -> pprint.
+//
+// Translates seed 002 (spark_streaming_state_and_windows), "Window Operations":
+//   PySpark                                     Sluice
+//   StreamingContext(sc, 2)                     sluice::StreamingContext ssc(sc, 2 s)
+//   ssc.socketTextStream("localhost", 9999)     ssc.socketTextStream(host, port)  (or --dir DIR:
+//                                               ssc.textFileStream(directory))
+//   rawStream.window(6, 4)                      raw_stream.window(3 batches, 2 batches)
+//   .flatMap(line.split(" ")).map((x, 1))       .flatMap(sluice::split(line, " "))
+//                                                 .map(pair(x, 1))
+//   .reduceByKey(x + y).pprint()                .reduceByKey(x + y).pprint()
+//   ssc.start(); ssc.awaitTermination(12)       ssc.start(); runs until Ctrl-C or --seconds 12
+//   ssc.stop()                                  ssc.stop()
 //
 // Usage: windowed_word_count [--master local[N]] [--batch-ms N] [--seconds N]
 //                            [HOST [PORT] | --dir DIR]
@@ -19,23 +29,6 @@
 #include <vector>
 
 #include "example_cli.hpp"
-
-namespace {
-
-// Python's line.split(" "): consecutive spaces give empty words, as in PySpark.
-std::vector<std::string> splitOnSpace(const std::string& line) {
-  std::vector<std::string> words;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i <= line.size(); ++i) {
-    if (i == line.size() || line[i] == ' ') {
-      words.push_back(line.substr(start, i - start));
-      start = i + 1;
-    }
-  }
-  return words;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   examples::CommonOptions options{.master = "local[2]", .batch_ms = 2000};
@@ -65,9 +58,11 @@ int main(int argc, char** argv) {
     // A window of 6 seconds that slides every 4 seconds (at the default 2-second batches).
     auto window_stream = raw_stream.window(3 * batch, 2 * batch);
 
-    auto words_stream = window_stream.flatMap(splitOnSpace).map([](std::string word) {
-      return std::pair<std::string, long long>(std::move(word), 1);
-    });
+    auto words_stream =
+        window_stream.flatMap([](const std::string& line) { return sluice::split(line, " "); })
+            .map([](std::string word) {
+              return std::pair<std::string, long long>(std::move(word), 1);
+            });
     words_stream.reduceByKey([](long long x, long long y) { return x + y; }).pprint();
 
     examples::runUntilStopped(ssc, options);
