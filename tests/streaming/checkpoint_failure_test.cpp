@@ -120,11 +120,7 @@ TEST_P(CheckpointFailure, AFailedCheckpointSurfacesKeepsThePreviousOneAndTheJobR
   }
 }
 
-class PushReceiver final : public sluice::Receiver<std::string> {
- public:
-  void onStart() override {}
-  void onStop() override {}
-};
+using PushReceiver = sluice::stream_test::PushReceiver<std::string>;
 
 TEST_P(CheckpointFailure, ABlockThatCannotBeLoggedIsRefused) {
   sluice::Context sc(GetParam(), "walFailure");

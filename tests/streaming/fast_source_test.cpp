@@ -23,11 +23,7 @@ using sluice::stream_test::TempDir;
 using KV = std::pair<std::string, int>;
 using Counts = std::map<std::string, int>;
 
-class PushReceiver final : public sluice::Receiver<std::string> {
- public:
-  void onStart() override {}
-  void onStop() override {}
-};
+using PushReceiver = sluice::stream_test::PushReceiver<std::string>;
 
 // Closed until open(); wait() blocks while closed.
 class Gate {

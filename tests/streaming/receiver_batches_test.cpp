@@ -7,16 +7,13 @@
 #include <sluice/streaming.hpp>
 
 #include "core/test_util.hpp"
+#include "stream_test_util.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 
-class PushReceiver final : public sluice::Receiver<int> {
- public:
-  void onStart() override {}
-  void onStop() override {}
-};
+using PushReceiver = sluice::stream_test::PushReceiver<int>;
 
 class ReceiverBatches : public ::testing::TestWithParam<std::string> {};
 

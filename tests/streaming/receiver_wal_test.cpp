@@ -20,11 +20,7 @@ using sluice::Time;
 using sluice::stream_test::Collected;
 using sluice::stream_test::TempDir;
 
-class PushReceiver final : public sluice::Receiver<std::string> {
- public:
-  void onStart() override {}
-  void onStop() override {}
-};
+using PushReceiver = sluice::stream_test::PushReceiver<std::string>;
 
 class StopListener final : public sluice::StreamingListener {
  public:

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <sluice/streaming.hpp>
 #include <sluice/testing.hpp>
 #include <stdexcept>
 #include <string>
@@ -93,7 +94,9 @@ struct StateParam {
     master = param.substr(0, slash);
     if (slash != std::string::npos) backend = param.substr(slash + 1);
   }
-  void apply(StreamingContext& ssc) const { ssc.conf().set("sluice.streaming.stateBackend", backend); }
+  void apply(StreamingContext& ssc) const {
+    ssc.conf().set("sluice.streaming.stateBackend", backend);
+  }
 
   std::string master;
   std::string backend = "memory";
@@ -119,7 +122,7 @@ class StreamTest : public ::testing::TestWithParam<std::string> {
   }
 };
 
-#define SLUICE_STATE_BACKENDS(Suite)                                                   \
+#define SLUICE_STATE_BACKENDS(Suite)                                                     \
   INSTANTIATE_TEST_SUITE_P(Backends, Suite, ::sluice::stream_test::stateBackendParams(), \
                            ::sluice::testing_util::masterName)
 
@@ -202,6 +205,14 @@ std::shared_ptr<Collected<T>> collectEach(const DStream<T>& stream) {
   stream.foreachRDD([c](const RDD<T>& rdd, Time t) { c->add(t, rdd.collect()); });
   return c;
 }
+
+// A receiver fed by the test itself: it calls store() on it directly.
+template <class T>
+class PushReceiver final : public Receiver<T> {
+ public:
+  void onStart() override {}
+  void onStop() override {}
+};
 
 }  // namespace sluice::stream_test
 
