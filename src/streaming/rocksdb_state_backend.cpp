@@ -20,6 +20,9 @@
 #include <sluice/streaming/state_backend.hpp>
 #include <system_error>
 
+#include "io/file_system.hpp"
+#include "streaming/rocksdb_file_system.hpp"
+
 namespace sluice::detail {
 namespace {
 
@@ -91,8 +94,13 @@ void removeAbandoned(const fs::path& local_dir, const std::string& name) {
 
 class RocksDbBackend final : public KeyValueBackend {
  public:
-  RocksDbBackend(fs::path path, int partitions) : path_(std::move(path)), partitions_(partitions) {
+  RocksDbBackend(fs::path path, int partitions, std::shared_ptr<FileSystem> files)
+      : path_(std::move(path)), partitions_(partitions), env_(routedRocksDbEnv(std::move(files))) {
+    options_.env = env_.get();
     options_.create_if_missing = true;
+    // Recovery from a failed write is driven by the next write or checkpoint (writeBatch), not by
+    // a background thread that would retry on its own clock and hold up closing the database.
+    options_.max_bgerror_resume_count = 0;
     options_.error_if_exists = true;
     open();
   }
@@ -136,7 +144,7 @@ class RocksDbBackend final : public KeyValueBackend {
         batch.Delete(k);
       }
     }
-    check(db_->Write(writeOptions(), &batch), "writing", path_.string());
+    writeBatch(batch);
   }
 
   std::string checkpoint(const std::string& dir, Time t) override {
@@ -154,7 +162,9 @@ class RocksDbBackend final : public KeyValueBackend {
     rocksdb::WriteBatch meta;
     meta.Put(fullKey(static_cast<int>(kMetaPrefix), kPartitionsKey), std::to_string(partitions_));
     meta.Put(fullKey(static_cast<int>(kMetaPrefix), kSaveNameKey), name);
-    check(db_->Write(writeOptions(), &meta), "writing", path_.string());
+    writeBatch(meta);
+    // After a failed flush the database's background work stays stopped until resumed.
+    check(db_->Resume(), "recovering from a failed write to", path_.string());
     rocksdb::Checkpoint* raw = nullptr;
     check(rocksdb::Checkpoint::Create(db_.get(), &raw), "checkpointing", path_.string());
     std::unique_ptr<rocksdb::Checkpoint> cp(raw);
@@ -256,6 +266,15 @@ class RocksDbBackend final : public KeyValueBackend {
     return options;
   }
 
+  // A failed flush (a full or failing disk) stops RocksDB's writes until it is resumed; the
+  // unflushed memtable is kept. Resuming retries the flush, so a write after the disk recovered
+  // goes through, and one while it still fails reports the disk's error.
+  void writeBatch(rocksdb::WriteBatch& batch) {
+    auto status = db_->Write(writeOptions(), &batch);
+    if (!status.ok() && db_->Resume().ok()) status = db_->Write(writeOptions(), &batch);
+    check(status, "writing", path_.string());
+  }
+
   void open() {
     rocksdb::DB* raw = nullptr;
     check(rocksdb::DB::Open(options_, path_.string(), &raw), "opening", path_.string());
@@ -265,6 +284,7 @@ class RocksDbBackend final : public KeyValueBackend {
   fs::path path_;
   int partitions_;
   int saved_partitions_ = -1;
+  std::unique_ptr<rocksdb::Env> env_;  // outlives db_
   rocksdb::Options options_;
   std::unique_ptr<rocksdb::DB> db_;
 };
@@ -274,7 +294,8 @@ std::atomic<int> g_next_backend{0};
 }  // namespace
 
 std::shared_ptr<KeyValueBackend> openRocksDbBackend(const std::string& local_dir,
-                                                    const std::string& name, int partitions) {
+                                                    const std::string& name, int partitions,
+                                                    std::shared_ptr<FileSystem> files) {
   const fs::path dir(local_dir);
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -285,7 +306,8 @@ std::shared_ptr<KeyValueBackend> openRocksDbBackend(const std::string& local_dir
   const std::string base = fileName(name);
   removeAbandoned(dir, base);
   const fs::path path = dir / fmt::format("{}-{}-{}", base, ::getpid(), g_next_backend++);
-  return std::make_shared<RocksDbBackend>(path, partitions);
+  return std::make_shared<RocksDbBackend>(path, partitions,
+                                          files ? std::move(files) : FileSystem::local());
 }
 
 void removeSavedStatesBefore(const std::string& dir, Time oldest) {

@@ -262,7 +262,7 @@ void StreamingCore::openStateBackends(
   for (auto& [identity, stream] : stateful) {
     StateStoreBase& store = *stream->stateStore();
     if (store.backend() != nullptr) continue;
-    store.setBackend(openRocksDbBackend(dir, identity, store.numPartitions()));
+    store.setBackend(openRocksDbBackend(dir, identity, store.numPartitions(), fs_));
   }
 }
 

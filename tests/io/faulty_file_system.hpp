@@ -1,10 +1,11 @@
 // A FileSystem over the real one whose writable files fail on demand, as a full or failing disk
 // would: for the tests of the checkpoint writer, the write-ahead log and the streaming context.
+// A fault may be limited to the files whose path contains a given part (one database's files).
 // Thread-safe: the fault may be switched while other threads write.
 #pragma once
 
-#include <atomic>
 #include <memory>
+#include <mutex>
 #include <sluice/error.hpp>
 #include <string>
 #include <string_view>
@@ -22,7 +23,7 @@ class FaultyFileSystem final : public FileSystem {
   enum class Fault { kNone, kAppend, kPartialAppend, kSync };
 
   std::unique_ptr<WritableFile> newWritableFile(const std::string& path, bool append) override {
-    return std::make_unique<File>(inner_->newWritableFile(path, append), fault_);
+    return std::make_unique<File>(inner_->newWritableFile(path, append), path, state_);
   }
   std::string readFile(const std::string& path) override { return inner_->readFile(path); }
   void rename(const std::string& from, const std::string& to) override { inner_->rename(from, to); }
@@ -37,15 +38,31 @@ class FaultyFileSystem final : public FileSystem {
     inner_->truncate(path, size);
   }
 
-  void setFault(Fault fault) { fault_->store(fault); }
+  // Every file, open or opened later, whose path contains `only_paths_with` (every file for an
+  // empty part) fails with `fault` from now on.
+  void setFault(Fault fault, std::string only_paths_with = "") {
+    std::lock_guard lock(state_->mu);
+    state_->fault = fault;
+    state_->only = std::move(only_paths_with);
+  }
 
  private:
+  struct State {
+    std::mutex mu;
+    Fault fault = Fault::kNone;
+    std::string only;
+    Fault faultOf(const std::string& path) {
+      std::lock_guard lock(mu);
+      return path.find(only) == std::string::npos ? Fault::kNone : fault;
+    }
+  };
+
   class File final : public WritableFile {
    public:
-    File(std::unique_ptr<WritableFile> inner, std::shared_ptr<std::atomic<Fault>> fault)
-        : inner_(std::move(inner)), fault_(std::move(fault)) {}
+    File(std::unique_ptr<WritableFile> inner, std::string path, std::shared_ptr<State> state)
+        : inner_(std::move(inner)), path_(std::move(path)), state_(std::move(state)) {}
     void append(std::string_view bytes) override {
-      switch (fault_->load()) {
+      switch (state_->faultOf(path_)) {
         case Fault::kAppend:
           throw sluice::IOError("Cannot write (injected): No space left on device");
         case Fault::kPartialAppend:
@@ -56,7 +73,7 @@ class FaultyFileSystem final : public FileSystem {
       }
     }
     void sync() override {
-      if (fault_->load() == Fault::kSync) {
+      if (state_->faultOf(path_) == Fault::kSync) {
         throw sluice::IOError("Cannot sync (injected): Input/output error");
       }
       inner_->sync();
@@ -65,11 +82,12 @@ class FaultyFileSystem final : public FileSystem {
 
    private:
     std::unique_ptr<WritableFile> inner_;
-    std::shared_ptr<std::atomic<Fault>> fault_;
+    std::string path_;
+    std::shared_ptr<State> state_;
   };
 
   std::shared_ptr<FileSystem> inner_ = FileSystem::local();
-  std::shared_ptr<std::atomic<Fault>> fault_ = std::make_shared<std::atomic<Fault>>(Fault::kNone);
+  std::shared_ptr<State> state_ = std::make_shared<State>();
 };
 
 }  // namespace sluice::testing_io

@@ -2,8 +2,10 @@
 // layer): a checkpoint that cannot be written surfaces as the job's error, leaves the previous
 // checkpoints intact, and once the disk recovers the job checkpoints again (in full, since the
 // failed file may have held an incremental save) and a restart from it gives the uninterrupted
-// answer. A receiver block that cannot be logged is refused: store() throws, nothing is half
-// stored.
+// answer. With the rocksdb state backend the database's own files go through the same file
+// layer and fail the same way. A receiver block that cannot be logged is refused: store() throws,
+// nothing is half stored.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -21,6 +23,7 @@ using sluice::StreamingContext;
 using sluice::Time;
 using sluice::stream_test::Batches;
 using sluice::stream_test::Collected;
+using sluice::stream_test::StateParam;
 using sluice::stream_test::TempDir;
 using sluice::testing_io::FaultyFileSystem;
 using KV = std::pair<std::string, int>;
@@ -28,6 +31,8 @@ using Fault = FaultyFileSystem::Fault;
 
 class CheckpointFailure : public ::testing::TestWithParam<std::string> {};
 SLUICE_ALL_MASTERS(CheckpointFailure);
+class StateCheckpointFailure : public ::testing::TestWithParam<std::string> {};
+SLUICE_STATE_BACKENDS(StateCheckpointFailure);
 
 Batches<std::string> words() {
   return {{"a", "b"}, {"a"}, {"c"}, {"a", "c"}, {"b"}, {}, {"a"}, {"d", "a"}, {"b"}, {"c"}};
@@ -38,11 +43,13 @@ struct CountJob {
   std::shared_ptr<sluice::ManualClock> clock;
   std::unique_ptr<StreamingContext> ssc;
 
-  CountJob(sluice::Context& sc, const std::string& dir, std::int64_t start_ms,
-           std::shared_ptr<FaultyFileSystem> fs, std::shared_ptr<Collected<KV>> out)
+  CountJob(sluice::Context& sc, const StateParam& param, const std::string& dir,
+           std::int64_t start_ms, std::shared_ptr<FaultyFileSystem> fs,
+           std::shared_ptr<Collected<KV>> out)
       : clock(std::make_shared<sluice::ManualClock>(start_ms)) {
     ssc = StreamingContext::getOrCreate(dir, [&] {
       auto s = std::make_unique<StreamingContext>(sc, 1s, clock);
+      param.apply(*s);
       s->core()->setFileSystem(fs);
       auto counts = sluice::testing::detail::testInput(sc, *s, words(), 2)
                         .map([](std::string w) { return KV(std::move(w), 1); })
@@ -77,46 +84,53 @@ struct CountJob {
   }
 };
 
-TEST_P(CheckpointFailure, AFailedCheckpointSurfacesKeepsThePreviousOneAndTheJobRecovers) {
-  sluice::Context sc(GetParam(), "checkpointFailure");
+TEST_P(StateCheckpointFailure, AFailedCheckpointSurfacesKeepsThePreviousOneAndTheJobRecovers) {
+  const StateParam param(GetParam());
+  sluice::Context sc(param.master, "checkpointFailure");
   TempDir straight_dir("sluice_ckpt_fail");
   auto expected = std::make_shared<Collected<KV>>();
   {
-    CountJob job(sc, straight_dir.path().string(), 0, std::make_shared<FaultyFileSystem>(),
+    CountJob job(sc, param, straight_dir.path().string(), 0, std::make_shared<FaultyFileSystem>(),
                  expected);
     for (int k = 1; k <= 10; ++k) ASSERT_EQ(job.runTo(k), std::nullopt);
     job.ssc->stop(false);
   }
 
-  for (Fault fault : {Fault::kAppend, Fault::kPartialAppend, Fault::kSync}) {
-    SCOPED_TRACE(static_cast<int>(fault));
-    TempDir dir("sluice_ckpt_fail");
-    auto fs = std::make_shared<FaultyFileSystem>();
-    auto got = std::make_shared<Collected<KV>>();
-    {
-      CountJob job(sc, dir.path().string(), 0, fs, got);
-      for (int k = 1; k <= 3; ++k) ASSERT_EQ(job.runTo(k), std::nullopt);
-      fs->setFault(fault);
-      for (int k = 4; k <= 5; ++k) {
-        auto error = job.runTo(k);
-        ASSERT_TRUE(error.has_value()) << "batch " << k << "'s checkpoint failed silently";
-        EXPECT_NE(error->find("injected"), std::string::npos) << *error;
+  // Every file fails, or with the database only the database's own files (its working copy and
+  // its saves): what RocksDB writes must go through the context's file layer to fail at all.
+  std::vector<std::string> failing_parts = {""};
+  if (param.backend == "rocksdb") failing_parts.emplace_back("/rocksdb");
+  for (const std::string& failing : failing_parts) {
+    for (Fault fault : {Fault::kAppend, Fault::kPartialAppend, Fault::kSync}) {
+      SCOPED_TRACE(fmt::format("fault {} in files with '{}'", static_cast<int>(fault), failing));
+      TempDir dir("sluice_ckpt_fail");
+      auto fs = std::make_shared<FaultyFileSystem>();
+      auto got = std::make_shared<Collected<KV>>();
+      {
+        CountJob job(sc, param, dir.path().string(), 0, fs, got);
+        for (int k = 1; k <= 3; ++k) ASSERT_EQ(job.runTo(k), std::nullopt);
+        fs->setFault(fault, failing);
+        for (int k = 4; k <= 5; ++k) {
+          auto error = job.runTo(k);
+          ASSERT_TRUE(error.has_value()) << "batch " << k << "'s checkpoint failed silently";
+          EXPECT_NE(error->find("injected"), std::string::npos) << *error;
+        }
+        // Nothing of the failed writes is visible; the newest checkpoint is still batch 3's.
+        auto& local = *sluice::detail::FileSystem::local();
+        const auto files = sluice::detail::listCheckpoints(local, dir.path().string());
+        EXPECT_EQ(*std::max_element(files.begin(), files.end()), 3000);
+        EXPECT_EQ(sluice::detail::loadLatestCheckpoint(local, dir.path().string())->back().time_ms,
+                  3000);
+        fs->setFault(Fault::kNone);
+        for (int k = 6; k <= 7; ++k) ASSERT_EQ(job.runTo(k), std::nullopt);
+        job.ssc->stop(false);
       }
-      // Nothing of the failed writes is visible; the newest checkpoint is still batch 3's.
-      auto& local = *sluice::detail::FileSystem::local();
-      const auto files = sluice::detail::listCheckpoints(local, dir.path().string());
-      EXPECT_EQ(*std::max_element(files.begin(), files.end()), 3000);
-      EXPECT_EQ(sluice::detail::loadLatestCheckpoint(local, dir.path().string())->back().time_ms,
-                3000);
-      fs->setFault(Fault::kNone);
-      for (int k = 6; k <= 7; ++k) ASSERT_EQ(job.runTo(k), std::nullopt);
+      // The state saved after the failure must not lean on the saves that failed.
+      CountJob job(sc, param, dir.path().string(), 7000, fs, got);
+      for (int k = 8; k <= 10; ++k) ASSERT_EQ(job.runTo(k), std::nullopt);
       job.ssc->stop(false);
+      EXPECT_EQ(got->by_batch, expected->by_batch);
     }
-    // The state saved after the failure must not lean on the saves that failed.
-    CountJob job(sc, dir.path().string(), 7000, fs, got);
-    for (int k = 8; k <= 10; ++k) ASSERT_EQ(job.runTo(k), std::nullopt);
-    job.ssc->stop(false);
-    EXPECT_EQ(got->by_batch, expected->by_batch);
   }
 }
 

@@ -16,6 +16,8 @@
 
 namespace sluice::detail {
 
+class FileSystem;
+
 // A saved state that cannot be read back (missing, truncated, corrupt), as opposed to one that
 // does not fit the running graph or configuration: recovery then tries an older checkpoint.
 class DamagedStateError : public CheckpointError {
@@ -61,10 +63,12 @@ class KeyValueBackend {
 
 // Opens a fresh RocksDB database for one store under `local_dir` (created when missing); `name`
 // (the store's identity) appears in its directory's name. The directory is removed when the
-// backend is destroyed: the durable copy of the state is the checkpoint. Throws Error when the
-// database cannot be opened.
+// backend is destroyed: the durable copy of the state is the checkpoint. The database writes its
+// files through `fs` (the context's file layer; FileSystem::local() when null). Throws Error when
+// the database cannot be opened.
 std::shared_ptr<KeyValueBackend> openRocksDbBackend(const std::string& local_dir,
-                                                    const std::string& name, int partitions);
+                                                    const std::string& name, int partitions,
+                                                    std::shared_ptr<FileSystem> fs = nullptr);
 
 // `identity` as a file name: letters, digits, '.', '-' and '_' kept, other bytes as %XX.
 std::string stateFileName(std::string_view identity);
