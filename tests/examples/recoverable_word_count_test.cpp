@@ -38,7 +38,7 @@ void expectStates(const std::vector<Batch>& batches,
 }
 
 TEST(RecoverableWordCountExample, ResumesAfterKillWithEveryFileCountedOnce) {
-  TempDir dir;
+  TempDir dir("sluice_recoverable_word_count");
   const auto input = dir.path() / "input";
   const auto ckpt = dir.path() / "ckpt";
   std::filesystem::create_directories(input);

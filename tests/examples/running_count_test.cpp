@@ -22,7 +22,7 @@ std::vector<std::string> stateLines(const std::map<long long, long long>& state)
 }
 
 TEST(RunningCountExample, CountsTheFilesMovedInBatchByBatch) {
-  TempDir dir;
+  TempDir dir("sluice_running_count");
   const auto input = dir.path() / "input";
   std::filesystem::create_directories(input);
   ExampleProcess p("running_count",
@@ -76,7 +76,7 @@ TEST(RunningCountExample, CountsTheFilesMovedInBatchByBatch) {
 // every state printed is the count of the numbers 0..n-1 for a growing n, a multiple of the
 // file size (or, when the first file was ignored as older than the stream, of 5..n-1).
 TEST(RunningCountExample, ItsOwnWriterFeedsIt) {
-  TempDir dir;
+  TempDir dir("sluice_running_count");
   const auto input = dir.path() / "input";
   ExampleProcess p("running_count", {"--batch-ms", "300", "--write-ms", "200", "--checkpoint",
                                      (dir.path() / "ckpt").string(), input.string()});
