@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -273,6 +274,24 @@ inline std::vector<Batch> parseBatches(const std::string& out,
 inline std::vector<std::string> sorted(std::vector<std::string> lines) {
   std::sort(lines.begin(), lines.end());
   return lines;
+}
+
+// The block pprint prints for the state of a running count (running_count,
+// recoverable_word_count): one "(key, count)" line a key, in the hash partitions' order, which
+// the tests do not fix (they compare sorted lines).
+inline std::vector<std::string> stateLines(const std::map<long long, long long>& state) {
+  std::vector<std::string> lines;
+  for (const auto& [k, v] : state) {
+    lines.push_back("(" + std::to_string(k) + ", " + std::to_string(v) + ")");
+  }
+  return sorted(lines);
+}
+
+// Whether one batch of a running count, its state block then its number of keys, prints `state`.
+inline bool printsState(const Batch& states, const Batch& count,
+                        const std::map<long long, long long>& state) {
+  return sorted(states.lines) == stateLines(state) &&
+         count.lines == std::vector<std::string>{std::to_string(state.size())};
 }
 
 }  // namespace example_test

@@ -11,16 +11,6 @@
 namespace example_test {
 namespace {
 
-// The state block Spark prints for these counts of each key: one "(key, count)" line per key,
-// in the hash partitions' order, which the test does not fix (it compares sorted lines).
-std::vector<std::string> stateLines(const std::map<long long, long long>& state) {
-  std::vector<std::string> lines;
-  for (const auto& [k, v] : state) {
-    lines.push_back("(" + std::to_string(k) + ", " + std::to_string(v) + ")");
-  }
-  return sorted(lines);
-}
-
 TEST(RunningCountExample, CountsTheFilesMovedInBatchByBatch) {
   TempDir dir("sluice_running_count");
   const auto input = dir.path() / "input";
@@ -101,8 +91,7 @@ TEST(RunningCountExample, ItsOwnWriterFeedsIt) {
       const long long n = first + total;
       std::map<long long, long long> s;
       for (long long x = first; x < n; ++x) ++s[x % 10];
-      if (n % 5 == 0 && n >= last_n && sorted(batches[b].lines) == stateLines(s) &&
-          batches[b + 1].lines == std::vector<std::string>{std::to_string(s.size())}) {
+      if (n % 5 == 0 && n >= last_n && printsState(batches[b], batches[b + 1], s)) {
         matched = true;
         last_n = n;
         break;
