@@ -10,7 +10,7 @@
 //   ssc.checkpoint("/tmp/cpdir")                ssc.checkpoint(checkpoint_dir)    (--checkpoint)
 //   def updateFunc(new_values, last_sum)        std::optional<long long> updateFunc(...)
 //   lines.flatMap(line.split(" "))              lines.flatMap(sluice::split(line, " "))
-//     .map((word, 1))                             .map(pair(word, 1))
+//     .map((word, 1))                             .map(examples::wordAndOne)
 //     .updateStateByKey(updateFunc)               .updateStateByKey(updateFunc)
 //   counts.pprint()                             counts.pprint()
 //   ssc.start()                                 ssc.start()
@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "example_cli.hpp"
+#include "word_count_util.hpp"
 
 namespace {
 
@@ -68,9 +69,7 @@ int main(int argc, char** argv) {
     ssc.checkpoint(checkpoint_dir);
 
     auto counts = lines.flatMap([](const std::string& line) { return sluice::split(line, " "); })
-                      .map([](std::string word) {
-                        return std::pair<std::string, long long>(std::move(word), 1);
-                      })
+                      .map(examples::wordAndOne)
                       .updateStateByKey(updateFunc);
     counts.pprint();
 

@@ -6,7 +6,7 @@
 //   StreamingContext(sc, 1)                     sluice::StreamingContext ssc(sc, 1 s)
 //   ssc.socketTextStream("localhost", 9999)     ssc.socketTextStream(host, port)   [HOST [PORT]]
 //   lines.flatMap(line.split(" "))              lines.flatMap(sluice::split(line, " "))
-//   words.map((word, 1))                        words.map(pair(word, 1))
+//   words.map((word, 1))                        words.map(examples::wordAndOne)
 //   pairs.reduceByKey(x + y)                    pairs.reduceByKey(x + y)
 //   wordCounts.pprint()                         word_counts.pprint()
 //   ssc.start(); ssc.awaitTermination()         ssc.start(); ssc.awaitTermination()
@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "example_cli.hpp"
+#include "word_count_util.hpp"
 
 int main(int argc, char** argv) {
   examples::CommonOptions options{.master = "local[2]"};  // one thread receives, one processes
@@ -47,8 +48,7 @@ int main(int argc, char** argv) {
 
     // Split each line into words, then count each word in each batch.
     auto words = lines.flatMap([](const std::string& line) { return sluice::split(line, " "); });
-    auto pairs = words.map(
-        [](std::string word) { return std::pair<std::string, long long>(std::move(word), 1); });
+    auto pairs = words.map(examples::wordAndOne);
     auto word_counts = pairs.reduceByKey([](long long x, long long y) { return x + y; });
 
     // Print the first ten elements of each batch's RDD.

@@ -19,8 +19,9 @@
 //   print 'Initializing ssc'                     std::cout << "Initializing ssc"
 //   StreamingContext.getOrCreate(dir, fn)        StreamingContext::getOrCreate(dir, fn)
 //   print 'Starting ssc'; ssc.start()            std::cout << "Starting ssc"; ssc->start()
-//   xrange_write()                               examples::xrangeWrite (text_file_util.hpp) on a
-//                                                thread; --no-write leaves INPUT_DIR to you
+//   xrange_write()                               examples::startXrangeWrite (text_file_util.hpp):
+//                                                xrangeWrite on a thread; --no-write leaves
+//                                                INPUT_DIR to you
 // The setup function always runs, as C++ closures cannot be serialized; with a checkpoint, the
 // context it builds resumes from it. A line that is not a number fails its batch (the file
 // stays unprocessed, to be counted once it is fixed and the job restarted).
@@ -60,23 +61,15 @@ int main(int argc, char** argv) {
   examples::XrangeWriteOptions writer;
   std::string checkpoint_dir;
   bool no_write = false;
-  long long write_ms = writer.batch_duration.count();
   CLI::App app(
       "The running count of each number mod 10 in the files of INPUT_DIR, which it fills with "
       "numbers meanwhile, recovered from CHECKPOINT_DIR after a crash.",
       "recoverable_word_count");
   examples::addCommonOptions(app, options);
-  app.add_flag("--no-write", no_write, "Do not write numbers into INPUT_DIR; you move files in");
-  app.add_option("--write-ms", write_ms, "Pause between two files written")
-      ->capture_default_str()
-      ->transform(examples::numberIn(1LL, 86'400'000LL, "a whole number of milliseconds above 0"));
-  app.add_option("--write-size", writer.batch_size, "Numbers per file written")
-      ->capture_default_str()
-      ->transform(examples::numberIn(1, 1'000'000, "a whole number from 1 to 1000000"));
+  examples::addXrangeWriteOptions(app, writer, no_write);
   app.add_option("INPUT_DIR", writer.batch_dir, "The directory to watch")->required();
   app.add_option("CHECKPOINT_DIR", checkpoint_dir, "The checkpoint directory")->required();
   if (auto status = examples::parse(app, argc, argv)) return *status;
-  writer.batch_duration = std::chrono::milliseconds(write_ms);
 
   try {
     sluice::Context sc(options.master, "RecoverableWordCount");
@@ -103,13 +96,7 @@ int main(int argc, char** argv) {
     examples::runUntilStopped(*ssc, options, [&] {
       if (no_write) return;
       // Write data to the textFileStream.
-      write_data = std::jthread([&writer](std::stop_token stop) {
-        try {
-          examples::xrangeWrite(writer, stop);
-        } catch (const std::exception& e) {
-          std::cerr << "recoverable_word_count: xrange_write: " << e.what() << "\n";
-        }
-      });
+      write_data = examples::startXrangeWrite(writer, "recoverable_word_count");
     });
   } catch (const std::exception& e) {
     std::cerr << "recoverable_word_count: " << e.what() << "\n";

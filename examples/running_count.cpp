@@ -16,8 +16,9 @@
 //   .updateStateByKey(updateFunction)           .updateStateByKey(updateFunction)
 //   ds.pprint(); ds.count().pprint()            ds.pprint(); ds.count().pprint()
 //   print 'Starting ssc'; ssc.start()           std::cout << "Starting ssc"; ssc.start()
-//   xrange_write()                              examples::xrangeWrite (text_file_util.hpp) on a
-//                                               thread; --no-write leaves INPUT_DIR to you
+//   xrange_write()                              examples::startXrangeWrite (text_file_util.hpp):
+//                                               xrangeWrite on a thread; --no-write leaves
+//                                               INPUT_DIR to you
 // A line that is not a number fails its batch, as int(x) does in Spark. Linux stamps a new file
 // with the last clock tick's time, up to a few milliseconds behind the clock: the first file,
 // written right after the start, can look older than the stream and is then ignored (Spark's
@@ -60,23 +61,15 @@ int main(int argc, char** argv) {
   std::string checkpoint_dir =
       (std::filesystem::temp_directory_path() / "sluice-running-count").string();
   bool no_write = false;
-  long long write_ms = writer.batch_duration.count();
   CLI::App app(
       "The running count of the numbers mod 10 in the files of INPUT_DIR, which it fills with "
       "numbers meanwhile.",
       "running_count");
   examples::addCommonOptions(app, options);
   app.add_option("--checkpoint", checkpoint_dir, "Checkpoint directory")->capture_default_str();
-  app.add_flag("--no-write", no_write, "Do not write numbers into INPUT_DIR; you move files in");
-  app.add_option("--write-ms", write_ms, "Pause between two files written")
-      ->capture_default_str()
-      ->transform(examples::numberIn(1LL, 86'400'000LL, "a whole number of milliseconds above 0"));
-  app.add_option("--write-size", writer.batch_size, "Numbers per file written")
-      ->capture_default_str()
-      ->transform(examples::numberIn(1, 1'000'000, "a whole number from 1 to 1000000"));
+  examples::addXrangeWriteOptions(app, writer, no_write);
   app.add_option("INPUT_DIR", writer.batch_dir, "The directory to watch")->capture_default_str();
   if (auto status = examples::parse(app, argc, argv)) return *status;
-  writer.batch_duration = std::chrono::milliseconds(write_ms);
 
   try {
     std::cout << "Initializing ssc" << std::endl;
@@ -99,13 +92,7 @@ int main(int argc, char** argv) {
     examples::runUntilStopped(ssc, options, [&] {
       if (no_write) return;
       // Write data to the textFileStream.
-      write_data = std::jthread([&writer](std::stop_token stop) {
-        try {
-          examples::xrangeWrite(writer, stop);
-        } catch (const std::exception& e) {
-          std::cerr << "running_count: xrange_write: " << e.what() << "\n";
-        }
-      });
+      write_data = examples::startXrangeWrite(writer, "running_count");
     });
   } catch (const std::exception& e) {
     std::cerr << "running_count: " << e.what() << "\n";

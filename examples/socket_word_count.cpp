@@ -10,7 +10,7 @@
 //   ssc.socketTextStream(sys.argv[1],           ssc.socketTextStream(host, port)   (HOST PORT)
 //                        int(sys.argv[2]))
 //   .flatMap(line.split())                      .flatMap(sluice::split(line))
-//   .map((word, 1)).reduceByKey(x + y)          .map(pair(word, 1)).reduceByKey(x + y)
+//   .map((word, 1)).reduceByKey(x + y)          .map(examples::wordAndOne).reduceByKey(x + y)
 //   counts.pprint()                             counts.pprint()
 //   ssc.start(); ssc.awaitTermination()         ssc.start(); ssc.awaitTermination()
 //
@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "example_cli.hpp"
+#include "word_count_util.hpp"
 
 int main(int argc, char** argv) {
   examples::CommonOptions options{.batch_ms = 2000};
@@ -45,9 +46,7 @@ int main(int argc, char** argv) {
 
     auto lines = ssc.socketTextStream(host, port);
     auto counts = lines.flatMap([](const std::string& line) { return sluice::split(line); })
-                      .map([](std::string word) {
-                        return std::pair<std::string, long long>(std::move(word), 1);
-                      })
+                      .map(examples::wordAndOne)
                       .reduceByKey([](long long x, long long y) { return x + y; });
     counts.pprint();
 

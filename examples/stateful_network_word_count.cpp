@@ -10,7 +10,7 @@
 //   ssc.checkpoint("checkpoint")                ssc.checkpoint(checkpoint_dir)    (--checkpoint)
 //   ssc.socketTextStream(argv[1], int(argv[2])) ssc.socketTextStream(host, port)  [HOST [PORT]]
 //   .flatMap(line.split())                      .flatMap(sluice::split(line))
-//   .map((word, 1))                             .map(pair(word, 1))
+//   .map((word, 1))                             .map(examples::wordAndOne)
 //   .updateStateByKey(updateFunc)               .updateStateByKey(updateFunc)
 //   .transform(x.sortByKey())                   .transform(rdd.sortByKey())
 //   counts.pprint()                             counts.pprint()
@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "example_cli.hpp"
+#include "word_count_util.hpp"
 
 namespace {
 
@@ -68,9 +69,7 @@ int main(int argc, char** argv) {
 
     auto lines = ssc.socketTextStream(host, port);
     auto counts = lines.flatMap([](const std::string& line) { return sluice::split(line); })
-                      .map([](std::string word) {
-                        return std::pair<std::string, long long>(std::move(word), 1);
-                      })
+                      .map(examples::wordAndOne)
                       .updateStateByKey(updateFunc)
                       .transform([](const sluice::RDD<std::pair<std::string, long long>>& rdd) {
                         return rdd.sortByKey();

@@ -1,7 +1,8 @@
 // What running_count and recoverable_word_count share with the course's programs: Python's
 // int() of a line and its %, and the course's xrange_write (seed 000, "Testing Streaming Apps Using
 // TextFileStream"): every pause, one new file of `batch_size` numbers, one a line, continuing 0, 1,
-// 2, ... from file to file, for a textFileStream to pick up.
+// 2, ... from file to file, for a textFileStream to pick up; also the writer's command-line
+// options and its thread.
 //
 // Unlike the course's function, each file is written under a hidden name (".<name>.tmp", which
 // the file stream ignores) and then renamed into place, as Spark's guide asks: the stream never
@@ -10,12 +11,14 @@
 
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <mutex>
 #include <random>
 #include <sluice/error.hpp>
@@ -25,6 +28,9 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
+
+#include "example_cli.hpp"
 
 namespace examples {
 
@@ -52,8 +58,19 @@ inline long long pythonMod(long long a, long long b) { return ((a % b) + b) % b;
 struct XrangeWriteOptions {
   int batch_size = 5;
   std::string batch_dir = "input";
-  std::chrono::milliseconds batch_duration{1000};
+  long long batch_duration_ms = 1000;
 };
+
+// --no-write, --write-ms and --write-size, with the values of `writer` as their defaults.
+inline void addXrangeWriteOptions(CLI::App& app, XrangeWriteOptions& writer, bool& no_write) {
+  app.add_flag("--no-write", no_write, "Do not write numbers into INPUT_DIR; you move files in");
+  app.add_option("--write-ms", writer.batch_duration_ms, "Pause between two files written")
+      ->capture_default_str()
+      ->transform(numberIn(1LL, 86'400'000LL, "a whole number of milliseconds above 0"));
+  app.add_option("--write-size", writer.batch_size, "Numbers per file written")
+      ->capture_default_str()
+      ->transform(numberIn(1, 1'000'000, "a whole number from 1 to 1000000"));
+}
 
 // Writes files until `stop` is requested (the pause between files ends early then). Throws
 // std::runtime_error when a file cannot be written.
@@ -78,8 +95,22 @@ inline void xrangeWrite(const XrangeWriteOptions& options, std::stop_token stop)
     fs::rename(temp_path, final_path);
     // Gives the streaming app time to catch up.
     std::unique_lock lock(mu);
-    pause.wait_for(lock, stop, options.batch_duration, [] { return false; });
+    pause.wait_for(lock, stop, std::chrono::milliseconds(options.batch_duration_ms),
+                   [] { return false; });
   }
+}
+
+// xrangeWrite on a thread of its own, until the thread is asked to stop (as the returned
+// jthread's destructor does); a failure to write ends it with a message on stderr, prefixed
+// with `program`, and leaves the streaming job running.
+inline std::jthread startXrangeWrite(const XrangeWriteOptions& options, std::string program) {
+  return std::jthread([options, program = std::move(program)](std::stop_token stop) {
+    try {
+      xrangeWrite(options, stop);
+    } catch (const std::exception& e) {
+      std::cerr << program << ": xrange_write: " << e.what() << "\n";
+    }
+  });
 }
 
 }  // namespace examples

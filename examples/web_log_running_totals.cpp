@@ -14,11 +14,11 @@
 //   ssc.socketTextStream("logsender", 7777)     ssc.socketTextStream(host, port) [HOST [PORT]]
 //   result = lines.window(10, 5)                auto result = lines.window(10 s, 5 s)
 //     .filter(len(line) > 0)                      .filter(!line.empty())
-//     .map((line.split(' ')[1], 1))               .flatMap((second field, 1), none without one)
+//     .map((line.split(' ')[1], 1))               .flatMap(ipAndOne(split(line, " ")))
 //     .reduceByKey(a + b)                         .reduceByKey(a + b)
 //   runningCounts = result.updateStateByKey(    auto running_counts = result.updateStateByKey(
 //       updateFunction)                             updateFunction)
-//   result = result.transform(top N)            result.transform(top 3)
+//   result = result.transform(top N)            result.transform(examples::topThree)
 //                                                 .transform(rdd.join(countries))
 //   result = result.join(runningCounts)         .join(running_counts)
 //   result.pprint()                             .pprint()
@@ -42,7 +42,6 @@
 #include <sluice/sluice.hpp>
 #include <sluice/streaming.hpp>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "example_cli.hpp"
@@ -88,12 +87,7 @@ int main(int argc, char** argv) {
   std::shared_ptr<std::atomic<long long>> malformed;
   try {
     sluice::Context sc(options.master, "RunningTotals");
-    const long long malformed_countries = examples::malformedCountryLines(sc, countries_csv);
-    if (malformed_countries > 0) {
-      std::cerr << "web_log_running_totals: " << malformed_countries
-                << " country lines without a comma skipped\n";
-    }
-    auto countries = examples::countryTable(sc, countries_csv);
+    auto countries = examples::countryTable(sc, countries_csv, "web_log_running_totals");
     sluice::StreamingContext ssc(sc, options.batch());
     ssc.checkpoint(checkpoint_dir);
 
@@ -102,22 +96,14 @@ int main(int argc, char** argv) {
     auto result = lines.window(window.window(), window.slide())
                       .filter([](const std::string& line) { return !line.empty(); })
                       .flatMap([](const std::string& line) {
-                        std::vector<IpCount> pair;
-                        if (auto ip = examples::secondField(line)) pair.emplace_back(*ip, 1);
-                        return pair;
+                        return examples::ipAndOne(sluice::split(line, " "));
                       })
                       .reduceByKey([](long long a, long long b) { return a + b; });
     auto running_counts = result.updateStateByKey(updateFunction);
-    auto top =
-        result
-            .transform([](const sluice::RDD<IpCount>& rdd) {
-              return rdd.sortBy([](const IpCount& x) { return x.second; }, false)
-                  .zipWithIndex()
-                  .filter([](const std::pair<IpCount, long long>& v) { return v.second < 3; })
-                  .map([](const std::pair<IpCount, long long>& v) { return v.first; });
-            })
-            .transform(
-                [countries](const sluice::RDD<IpCount>& rdd) { return rdd.join(countries); });
+    auto top = result.transform(examples::topThree)
+                   .transform([countries](const sluice::RDD<IpCount>& rdd) {
+                     return rdd.join(countries);
+                   });
     top.join(running_counts).pprint();
 
     examples::runUntilStopped(ssc, options);
@@ -125,7 +111,6 @@ int main(int argc, char** argv) {
     std::cerr << "web_log_running_totals: " << e.what() << "\n";
     return 1;
   }
-  std::cerr << "web_log_running_totals: " << malformed->load()
-            << " malformed lines (no second field) skipped\n";
+  examples::printMalformed("web_log_running_totals", malformed->load());
   return 0;
 }

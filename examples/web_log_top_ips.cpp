@@ -9,11 +9,12 @@
 //   lines.window(30, 10)                        lines.window(30 s, 10 s)
 //   .filter(len(line) > 0)                      .filter(!line.empty())
 //   .map(line.split(' '))                       .map(sluice::split(line, " "))
-//   .map((vals[1], 1))                          .flatMap((vals[1], 1), none without vals[1])
+//   .map((vals[1], 1))                          .flatMap(examples::ipAndOne): (vals[1], 1),
+//                                                 none without vals[1]
 //   .reduceByKey(a + b)                         .reduceByKey(a + b)
-//   .transform(rdd.sortBy(x[1], False)          .transform(rdd.sortBy(x.second, false)
-//     .zipWithIndex().filter(v[1] < 3)            .zipWithIndex().filter(v.second < 3)
-//     .map(v[0]))                                 .map(v.first))
+//   .transform(rdd.sortBy(x[1], False)          .transform(examples::topThree): rdd.sortBy(
+//     .zipWithIndex().filter(v[1] < 3)            x.second, false).zipWithIndex()
+//     .map(v[0]))                                 .filter(v.second < 3).map(v.first)
 //   result.pprint()                             result.pprint()
 //   ssc.start(); ssc.awaitTermination()         ssc.start(); ssc.awaitTermination()
 // A non-empty line without a second field, on which the lecture's vals[1] fails the batch, is
@@ -29,13 +30,9 @@
 #include <sluice/sluice.hpp>
 #include <sluice/streaming.hpp>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include "example_cli.hpp"
 #include "web_log_lecture.hpp"
-
-using examples::IpCount;
 
 int main(int argc, char** argv) {
   examples::CommonOptions options{.batch_ms = 10'000};
@@ -58,22 +55,12 @@ int main(int argc, char** argv) {
 
     auto lines = ssc.socketTextStream(host, port);
     malformed = examples::countMalformed(lines);
-    auto result =
-        lines.window(window.window(), window.slide())
-            .filter([](const std::string& line) { return !line.empty(); })
-            .map([](const std::string& line) { return sluice::split(line, " "); })
-            .flatMap([](const std::vector<std::string>& vals) {
-              std::vector<IpCount> pair;
-              if (vals.size() >= 2) pair.emplace_back(vals[1], 1);
-              return pair;
-            })
-            .reduceByKey([](long long a, long long b) { return a + b; })
-            .transform([](const sluice::RDD<IpCount>& rdd) {
-              return rdd.sortBy([](const IpCount& x) { return x.second; }, false)
-                  .zipWithIndex()
-                  .filter([](const std::pair<IpCount, long long>& v) { return v.second < 3; })
-                  .map([](const std::pair<IpCount, long long>& v) { return v.first; });
-            });
+    auto result = lines.window(window.window(), window.slide())
+                      .filter([](const std::string& line) { return !line.empty(); })
+                      .map([](const std::string& line) { return sluice::split(line, " "); })
+                      .flatMap(examples::ipAndOne)
+                      .reduceByKey([](long long a, long long b) { return a + b; })
+                      .transform(examples::topThree);
     result.pprint();
 
     examples::runUntilStopped(ssc, options);
@@ -81,7 +68,6 @@ int main(int argc, char** argv) {
     std::cerr << "web_log_top_ips: " << e.what() << "\n";
     return 1;
   }
-  std::cerr << "web_log_top_ips: " << malformed->load()
-            << " malformed lines (no second field) skipped\n";
+  examples::printMalformed("web_log_top_ips", malformed->load());
   return 0;
 }

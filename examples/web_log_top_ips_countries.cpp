@@ -29,8 +29,6 @@
 #include <sluice/sluice.hpp>
 #include <sluice/streaming.hpp>
 #include <string>
-#include <utility>
-#include <vector>
 
 #include "example_cli.hpp"
 #include "web_log_lecture.hpp"
@@ -62,32 +60,17 @@ int main(int argc, char** argv) {
   std::shared_ptr<std::atomic<long long>> malformed;
   try {
     sluice::Context sc(options.master, "TopIpsCountries");
-    const long long malformed_countries = examples::malformedCountryLines(sc, countries_csv);
-    if (malformed_countries > 0) {
-      std::cerr << "web_log_top_ips_countries: " << malformed_countries
-                << " country lines without a comma skipped\n";
-    }
-    auto countries = examples::countryTable(sc, countries_csv);
+    auto countries = examples::countryTable(sc, countries_csv, "web_log_top_ips_countries");
     sluice::StreamingContext ssc(sc, options.batch());
 
     auto lines = ssc.socketTextStream(host, port);
     malformed = examples::countMalformed(lines);
-    auto result =
-        lines.window(window.window(), window.slide())
-            .filter([](const std::string& line) { return !line.empty(); })
-            .map([](const std::string& line) { return sluice::split(line, " "); })
-            .flatMap([](const std::vector<std::string>& vals) {
-              std::vector<IpCount> pair;
-              if (vals.size() >= 2) pair.emplace_back(vals[1], 1);
-              return pair;
-            })
-            .reduceByKey([](long long a, long long b) { return a + b; })
-            .transform([](const sluice::RDD<IpCount>& rdd) {
-              return rdd.sortBy([](const IpCount& x) { return x.second; }, false)
-                  .zipWithIndex()
-                  .filter([](const std::pair<IpCount, long long>& v) { return v.second < 3; })
-                  .map([](const std::pair<IpCount, long long>& v) { return v.first; });
-            });
+    auto result = lines.window(window.window(), window.slide())
+                      .filter([](const std::string& line) { return !line.empty(); })
+                      .map([](const std::string& line) { return sluice::split(line, " "); })
+                      .flatMap(examples::ipAndOne)
+                      .reduceByKey([](long long a, long long b) { return a + b; })
+                      .transform(examples::topThree);
     auto with_countries = result.transform(
         [countries](const sluice::RDD<IpCount>& rdd) { return rdd.join(countries); });
     with_countries.pprint();
@@ -97,7 +80,6 @@ int main(int argc, char** argv) {
     std::cerr << "web_log_top_ips_countries: " << e.what() << "\n";
     return 1;
   }
-  std::cerr << "web_log_top_ips_countries: " << malformed->load()
-            << " malformed lines (no second field) skipped\n";
+  examples::printMalformed("web_log_top_ips_countries", malformed->load());
   return 0;
 }

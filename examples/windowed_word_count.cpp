@@ -8,7 +8,7 @@
 //                                               ssc.textFileStream(directory))
 //   rawStream.window(6, 4)                      raw_stream.window(3 batches, 2 batches)
 //   .flatMap(line.split(" ")).map((x, 1))       .flatMap(sluice::split(line, " "))
-//                                                 .map(pair(x, 1))
+//                                                 .map(examples::wordAndOne)
 //   .reduceByKey(x + y).pprint()                .reduceByKey(x + y).pprint()
 //   ssc.start(); ssc.awaitTermination(12)       ssc.start(); runs until Ctrl-C or --seconds 12
 //   ssc.stop()                                  ssc.stop()
@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "example_cli.hpp"
+#include "word_count_util.hpp"
 
 int main(int argc, char** argv) {
   examples::CommonOptions options{.master = "local[2]", .batch_ms = 2000};
@@ -60,9 +61,7 @@ int main(int argc, char** argv) {
 
     auto words_stream =
         window_stream.flatMap([](const std::string& line) { return sluice::split(line, " "); })
-            .map([](std::string word) {
-              return std::pair<std::string, long long>(std::move(word), 1);
-            });
+            .map(examples::wordAndOne);
     words_stream.reduceByKey([](long long x, long long y) { return x + y; }).pprint();
 
     examples::runUntilStopped(ssc, options);

@@ -6,7 +6,7 @@
 //   SparkContext('local[*]')                 sluice::Context sc(master, "wordCount")
 //   sc.textFile(path)                        sc.textFile(path)
 //   .flatMap(line.split())                   .flatMap(sluice::split(line))   (no lowercasing)
-//   .map((word, 1))                          .map(pair(word, 1))
+//   .map((word, 1))                          .map(examples::wordAndOne)
 //   .reduceByKey(x + y)                      .reduceByKey(x + y)
 //   .takeOrdered(5, key=-x[1])               .takeOrdered(5, -kv.second)
 //   (the notebook shows the list)            printed as Python prints it: [('the', 13600), ...]
@@ -22,6 +22,7 @@
 #include <utility>
 
 #include "example_cli.hpp"
+#include "word_count_util.hpp"
 
 int main(int argc, char** argv) {
   std::string master = "local[*]";
@@ -35,9 +36,7 @@ int main(int argc, char** argv) {
     sluice::Context sc(master, "wordCount");
     auto lines = sc.textFile(path);
     auto counts = lines.flatMap([](const std::string& line) { return sluice::split(line); })
-                      .map([](std::string word) {
-                        return std::pair<std::string, long long>(std::move(word), 1);
-                      })
+                      .map(examples::wordAndOne)
                       .reduceByKey([](long long x, long long y) { return x + y; });
     auto top =
         counts.takeOrdered(5, [](const std::pair<std::string, long long>& x) { return -x.second; });

@@ -119,7 +119,7 @@ TEST(ClassicExamples, SocketWordCount) {
 }
 
 TEST(ClassicExamples, StatefulNetworkWordCount) {
-  TempDir dir;
+  TempDir dir("sluice_classic_examples");
   LineServer server;
   ExampleProcess p("stateful_network_word_count",
                    {"--batch-ms", "500", "--checkpoint", (dir.path() / "ckpt").string(),
@@ -137,7 +137,7 @@ TEST(ClassicExamples, StatefulNetworkWordCount) {
 }
 
 TEST(ClassicExamples, NetworkRunningWordCount) {
-  TempDir dir;
+  TempDir dir("sluice_classic_examples");
   LineServer server;
   ExampleProcess p("network_running_word_count",
                    {"--batch-ms", "500", "--seconds", "0", "--checkpoint",
@@ -167,7 +167,7 @@ TEST(ClassicExamples, WindowedWordCount) {
 }
 
 TEST(ClassicExamples, DirectoryWordCount) {
-  TempDir dir;
+  TempDir dir("sluice_classic_examples");
   ExampleProcess p("directory_word_count", {"--batch-ms", "500", dir.path().string()});
   // Files moved in once block n has printed land in batch n + 1; none before block 2, as a file
   // written within a clock tick of the stream's creation could look older than the stream.

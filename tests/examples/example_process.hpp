@@ -16,11 +16,11 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
-#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -30,35 +30,18 @@
 #include <thread>
 #include <vector>
 
+#include "temp_dir.hpp"
+
 extern char** environ;
 
 namespace example_test {
 
 using namespace std::chrono_literals;
+using sluice::testing_util::TempDir;
 
 inline std::string examplePath(const std::string& name) {
   return std::string(SLUICE_EXAMPLES_DIR) + "/" + name;
 }
-
-// A fresh directory under the system's temporary directory, removed with the object.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "sluice-example-XXXXXX");
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 inline void writeFile(const std::filesystem::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
@@ -291,6 +274,24 @@ inline std::vector<Batch> parseBatches(const std::string& out,
 inline std::vector<std::string> sorted(std::vector<std::string> lines) {
   std::sort(lines.begin(), lines.end());
   return lines;
+}
+
+// The block pprint prints for the state of a running count (running_count,
+// recoverable_word_count): one "(key, count)" line a key, in the hash partitions' order, which
+// the tests do not fix (they compare sorted lines).
+inline std::vector<std::string> stateLines(const std::map<long long, long long>& state) {
+  std::vector<std::string> lines;
+  for (const auto& [k, v] : state) {
+    lines.push_back("(" + std::to_string(k) + ", " + std::to_string(v) + ")");
+  }
+  return sorted(lines);
+}
+
+// Whether one batch of a running count, its state block then its number of keys, prints `state`.
+inline bool printsState(const Batch& states, const Batch& count,
+                        const std::map<long long, long long>& state) {
+  return sorted(states.lines) == stateLines(state) &&
+         count.lines == std::vector<std::string>{std::to_string(state.size())};
 }
 
 }  // namespace example_test

@@ -122,7 +122,7 @@ TEST(WebLogLectureExamples, TopIps) {
 }
 
 TEST(WebLogLectureExamples, TopIpsWithCountries) {
-  TempDir dir;
+  TempDir dir("sluice_web_log_lecture");
   writeFile(dir.path() / "countries.csv", kCountries);
   // The top three of TopIps, joined with the table: 10.0.0.1 has no country and drops out.
   const FedRun run = runFed("web_log_top_ips_countries",
@@ -146,7 +146,7 @@ TEST(WebLogLectureExamples, TopIpsWithCountries) {
 }
 
 TEST(WebLogLectureExamples, RunningTotals) {
-  TempDir dir;
+  TempDir dir("sluice_web_log_lecture");
   writeFile(dir.path() / "countries.csv", kCountries);
   // Window 2 batches sliding by 1 (the lecture's window(10, 5) on 5 s batches): batch k sums
   // batches k-1..k. The running total adds every window's count, so each request counts twice

@@ -8,7 +8,7 @@ namespace example_test {
 namespace {
 
 TEST(WordCountExample, PrintsTheFiveMostFrequentWordsAsPythonDoes) {
-  TempDir dir;
+  TempDir dir("sluice_word_count");
   // line.split() splits on runs of any whitespace, U+00A0 included, and keeps case and
   // punctuation: the 6, The 5, it's 4, café 3, rose 2, then eight words once each.
   writeFile(dir.path() / "in.txt",
@@ -25,7 +25,7 @@ TEST(WordCountExample, PrintsTheFiveMostFrequentWordsAsPythonDoes) {
 }
 
 TEST(WordCountExample, AMissingFileIsAnError) {
-  TempDir dir;
+  TempDir dir("sluice_word_count");
   ExampleProcess p("word_count", {(dir.path() / "missing.txt").string()});
   EXPECT_EQ(p.wait(), 1);
   EXPECT_EQ(p.out(), "");

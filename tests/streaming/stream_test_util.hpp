@@ -4,12 +4,10 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -17,13 +15,12 @@
 #include <set>
 #include <sluice/streaming.hpp>
 #include <sluice/testing.hpp>
-#include <stdexcept>
 #include <string>
-#include <system_error>
 #include <utility>
 #include <vector>
 
 #include "core/test_util.hpp"
+#include "temp_dir.hpp"
 
 namespace sluice::stream_test {
 
@@ -131,26 +128,7 @@ inline auto receiverMasters() {
   return ::testing::Values(std::string("local[2]"), std::string("local[4]"));
 }
 
-// A fresh directory under the system temp dir, named PREFIX_XXXXXX, removed with everything in
-// it at the end.
-class TempDir {
- public:
-  explicit TempDir(const std::string& prefix) {
-    std::string tmpl = (std::filesystem::temp_directory_path() / (prefix + "_XXXXXX")).string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using sluice::testing_util::TempDir;
 
 // What an output operation saw: every batch's collected RDD, by batch time.
 template <class T>

@@ -75,7 +75,7 @@ class CombineTable<std::string, C> {
   template <class Key, class Create, class Merge>
   void upsert(Key&& key, Create&& create, Merge&& merge) {
     const std::string_view k(key);
-    if (index_.empty()) rehash(16);
+    if (index_.empty()) rehash(kMinIndexSlots);
     const std::uint64_t h = hashBytes(k.data(), k.size());
     const auto tag = static_cast<std::uint32_t>(h >> 32);
     std::size_t slot = h & mask_;
@@ -105,9 +105,7 @@ class CombineTable<std::string, C> {
   // Room for n keys without growing (the key bytes' arena still grows).
   void reserve(std::size_t n) {
     entries_.reserve(n);
-    std::size_t capacity = 16;
-    while (capacity < 2 * n) capacity *= 2;
-    if (capacity > index_.size()) rehash(capacity);
+    if (const std::size_t slots = indexSlotsFor(n); slots > index_.size()) rehash(slots);
   }
   // Hands every entry to f(std::string&&, C&&), in insertion order, and leaves the table empty.
   template <class F>

@@ -27,6 +27,18 @@
 
 namespace sluice::detail {
 
+// The linear-probing indexes of StableMap and CombineTable<std::string> have a power-of-two
+// number of slots, so that a hash's low bits place a key, and are kept at most half full, so
+// that probe runs stay short.
+inline constexpr std::size_t kMinIndexSlots = 16;
+
+// The slots an index needs to hold n entries without growing.
+inline std::size_t indexSlotsFor(std::size_t n) noexcept {
+  std::size_t slots = kMinIndexSlots;
+  while (slots < 2 * n) slots *= 2;
+  return slots;
+}
+
 template <class K, class V, class Hash = StableHasher<K>>
 class StableMap {
  public:
@@ -44,9 +56,7 @@ class StableMap {
   // Room for n entries without growing.
   void reserve(std::size_t n) {
     entries_.reserve(n);
-    std::size_t capacity = 16;
-    while (capacity < 2 * n) capacity *= 2;
-    if (capacity > index_.size()) rebuildIndex(capacity);
+    if (const std::size_t slots = indexSlotsFor(n); slots > index_.size()) rebuildIndex(slots);
   }
   // Empties the map and frees its memory.
   void clear() noexcept {
@@ -63,7 +73,7 @@ class StableMap {
   // construct(args...) builds the new value_type from args (and may move from `key`).
   template <class F>
   iterator lazy_emplace(const K& key, F&& f) {
-    if (index_.empty()) rebuildIndex(16);
+    if (index_.empty()) rebuildIndex(kMinIndexSlots);
     const auto h = static_cast<std::uint32_t>(Hash{}(key));
     std::size_t slot = h & mask_;
     for (std::uint64_t s; (s = index_[slot]) != 0; slot = (slot + 1) & mask_) {
