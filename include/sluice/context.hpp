@@ -1,11 +1,12 @@
 // sluice::Context plays SparkContext's role: it owns the worker threads, the cache and the shuffle
-// service, and creates RDDs. Create one per process, e.g. `sluice::Context sc("local[4]", "app")`;
-// masters are "local" (1 thread), "local[N]" and "local[*]" (all cores).
+// service, and creates RDDs. Create one per process, e.g. `sluice::Context sc("local[4]", "app")`
+// or from a Conf; masters are "local" (1 thread), "local[N]" and "local[*]" (all cores).
 // Thread-safety: every method may be called from any thread. RDDs keep the engine state alive, but
 // after stop() every action on them throws IllegalStateError.
 #pragma once
 
 #include <memory>
+#include <sluice/conf.hpp>
 #include <sluice/rdd/runtime.hpp>
 #include <string>
 #include <string_view>
@@ -18,7 +19,10 @@ class RDD;
 
 class Context {
  public:
-  explicit Context(std::string master = "local[*]", std::string app_name = "sluice");
+  explicit Context(const std::string& master = "local[*]", const std::string& app_name = "sluice");
+  // Takes spark.master and spark.app.name from `conf`, which must set both (as Spark requires),
+  // and keeps a copy of it: later changes to `conf` do not reach this Context.
+  explicit Context(const Conf& conf);
   ~Context();
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
@@ -27,6 +31,8 @@ class Context {
   int defaultParallelism() const noexcept { return parallelism_; }
   const std::string& master() const noexcept { return master_; }
   const std::string& appName() const noexcept { return app_name_; }
+  // The settings this Context was made with (a Context(master, appName) has those two).
+  const Conf& getConf() const noexcept { return conf_; }
 
   // Spark's level names: ALL, TRACE, DEBUG, INFO, WARN, ERROR, FATAL, OFF (case-insensitive).
   void setLogLevel(std::string_view level);
@@ -58,6 +64,7 @@ class Context {
   const std::shared_ptr<detail::Runtime>& runtime() const noexcept { return runtime_; }
 
  private:
+  Conf conf_;
   std::string master_;
   std::string app_name_;
   int parallelism_;

@@ -44,6 +44,13 @@ class IllegalStateError : public Error {
   using Error::Error;
 };
 
+// A lookup of something absent: a configuration key that is not set (Spark's
+// NoSuchElementException).
+class NoSuchElementError : public Error {
+ public:
+  using Error::Error;
+};
+
 // The operation has no answer for this input (e.g. reduce on an empty RDD).
 class UnsupportedOperationError : public Error {
  public:

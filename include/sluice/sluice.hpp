@@ -1,6 +1,7 @@
 // Umbrella header: everything a Sluice program needs.
 #pragma once
 
+#include <sluice/conf.hpp>
 #include <sluice/context.hpp>
 #include <sluice/error.hpp>
 #include <sluice/format.hpp>

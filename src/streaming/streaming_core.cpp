@@ -1,7 +1,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 #include <filesystem>
 #include <set>
 #include <sluice/error.hpp>
@@ -18,92 +17,9 @@
 namespace sluice {
 namespace {
 
-Duration parseDuration(const std::string& key, const std::string& value) {
-  std::int64_t n = 0;
-  const char* begin = value.data();
-  const char* end = value.data() + value.size();
-  auto [ptr, ec] = std::from_chars(begin, end, n);
-  std::string_view unit(ptr, static_cast<std::size_t>(end - ptr));
-  if (ec != std::errc() || n < 0) {
-    throw InvalidArgumentError(fmt::format("{}: '{}' is not a duration", key, value));
-  }
-  if (unit.empty() || unit == "ms") return Duration(n);
-  if (unit == "s") return Duration(n * 1000);
-  if (unit == "min" || unit == "m") return Duration(n * 60000);
-  throw InvalidArgumentError(
-      fmt::format("{}: unknown unit in '{}' (use ms, s or min)", key, value));
-}
-
-bool parseBool(const std::string& key, const std::string& value) {
-  if (value == "true") return true;
-  if (value == "false") return false;
-  throw InvalidArgumentError(fmt::format("{}: '{}' is not true or false", key, value));
-}
-
 std::atomic<detail::StreamingCore*> g_active{nullptr};
 
 }  // namespace
-
-void StreamingConf::set(const std::string& key, const std::string& value) {
-  if (key == "spark.streaming.blockInterval") {
-    const Duration interval = parseDuration(key, value);
-    if (interval.count() <= 0) throw InvalidArgumentError(key + " must be positive");
-    block_interval = interval;  // only a valid value replaces the setting
-  } else if (key == "spark.streaming.gracefulStopTimeout") {
-    graceful_stop_timeout = parseDuration(key, value);
-  } else if (key == "spark.streaming.receiver.maxRate") {
-    try {
-      receiver_max_rate = std::stod(value);
-    } catch (const std::exception&) {
-      throw InvalidArgumentError(fmt::format("{}: '{}' is not a number", key, value));
-    }
-  } else if (key == "spark.streaming.receiverRestartDelay") {
-    receiver_restart_delay = parseDuration(key, value);
-  } else if (key == "spark.streaming.fileStream.minRememberDuration") {
-    file_min_remember = parseDuration(key, value);
-  } else if (key == "spark.streaming.unpersist") {
-    unpersist = parseBool(key, value);
-  } else if (key == "spark.streaming.stopGracefullyOnShutdown") {
-    stop_gracefully_on_shutdown = parseBool(key, value);
-  } else if (key == "spark.streaming.receiver.writeAheadLog.enable") {
-    receiver_wal = parseBool(key, value);
-  } else if (key == "spark.streaming.receiver.writeAheadLog.rollingIntervalSecs") {
-    std::int64_t n = 0;
-    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-    if (ec != std::errc() || ptr != value.data() + value.size() || n < 1 ||
-        n > std::int64_t{1} << 40) {
-      throw InvalidArgumentError(
-          fmt::format("{}: '{}' is not a positive number of seconds", key, value));
-    }
-    receiver_wal_rolling_interval = Duration(n * 1000);
-  } else if (key == "sluice.streaming.receiver.writeAheadLog.fsync") {
-    receiver_wal_fsync = parseBool(key, value);
-  } else if (key == "sluice.checkpoint.retained") {
-    int n = 0;
-    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-    if (ec != std::errc() || ptr != value.data() + value.size() || n < 1) {
-      throw InvalidArgumentError(fmt::format("{}: '{}' is not a positive integer", key, value));
-    }
-    checkpoints_retained = n;
-  } else if (key == "sluice.streaming.stateBackend") {
-    if (value != "memory" && value != "rocksdb") {
-      throw InvalidArgumentError(
-          fmt::format("{}: '{}' is not a state backend (memory or rocksdb)", key, value));
-    }
-    state_backend = value;
-  } else if (key == "sluice.streaming.stateBackend.rocksdb.localDir") {
-    if (value.empty()) throw InvalidArgumentError(key + " must not be empty");
-    state_backend_dir = value;
-  } else if (key == "spark.streaming.concurrentJobs") {
-    if (value != "1") {
-      throw InvalidArgumentError(
-          "spark.streaming.concurrentJobs: only 1 is supported (jobs of a "
-          "batch run one at a time in registration order)");
-    }
-  } else {
-    throw InvalidArgumentError("Unknown streaming configuration key: " + key);
-  }
-}
 
 namespace detail {
 
@@ -153,6 +69,10 @@ StreamingCore::StreamingCore(Context& context, Duration batch_duration,
       fs_(FileSystem::local()) {
   if (batch_duration_.count() <= 0) {
     throw InvalidArgumentError("Batch duration for StreamingContext must be positive");
+  }
+  // Spark's streaming context reads its settings from the SparkContext's conf.
+  for (const auto& [key, value] : context.getConf().getAll()) {
+    if (StreamingConf::isStreamingKey(key)) conf_.set(key, value);
   }
 }
 
@@ -467,6 +387,7 @@ void StreamingCore::start() {
     s.rememberAtLeast(s.rememberDuration());
   }
   state_ = StreamingContextState::kActive;
+  conf_.frozen_ = true;
   auto inputs = inputs_;
   lock.unlock();
   try {

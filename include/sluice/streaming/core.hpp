@@ -12,6 +12,7 @@
 #include <optional>
 #include <sluice/context.hpp>
 #include <sluice/streaming/clock.hpp>
+#include <sluice/streaming/conf.hpp>
 #include <sluice/streaming/listener.hpp>
 #include <sluice/streaming/time.hpp>
 #include <string>
@@ -22,37 +23,6 @@
 namespace sluice {
 
 enum class StreamingContextState { kInitialized, kActive, kStopped };
-
-// Spark's spark.streaming.* settings that apply here; set them before start().
-struct StreamingConf {
-  Duration block_interval{200};  // spark.streaming.blockInterval
-  std::optional<Duration>
-      graceful_stop_timeout;     // spark.streaming.gracefulStopTimeout (10 x batch)
-  double receiver_max_rate = 0;  // spark.streaming.receiver.maxRate (records/s; <= 0: none)
-  Duration receiver_restart_delay{2000};     // spark.streaming.receiverRestartDelay
-  Duration file_min_remember{60000};         // spark.streaming.fileStream.minRememberDuration
-  bool unpersist = true;                     // spark.streaming.unpersist
-  bool stop_gracefully_on_shutdown = false;  // spark.streaming.stopGracefullyOnShutdown
-  std::size_t max_line_bytes = 1 << 20;      // socket sources: longer lines are dropped and counted
-  bool receiver_wal = false;                 // spark.streaming.receiver.writeAheadLog.enable
-  // spark.streaming.receiver.writeAheadLog.rollingIntervalSecs
-  Duration receiver_wal_rolling_interval{60000};
-  // sluice.streaming.receiver.writeAheadLog.fsync: each block is fdatasync'ed before store()
-  // returns (survives a machine crash); false leaves flushing to the OS (survives a process kill)
-  bool receiver_wal_fsync = true;
-  int checkpoints_retained = 3;  // sluice.checkpoint.retained: checkpoint files kept
-  // sluice.streaming.stateBackend: where stateful streams keep their committed state, "memory"
-  // or "rocksdb" (on local disk)
-  std::string state_backend = "memory";
-  // sluice.streaming.stateBackend.rocksdb.localDir: the databases' working directory (default:
-  // under the checkpoint directory, so that checkpoints are hard links; else the temp directory)
-  std::string state_backend_dir;
-
-  // Sets a key by Spark's name, e.g. set("spark.streaming.blockInterval", "100ms"). Durations
-  // accept ms, s, min suffixes (no suffix: ms). Throws InvalidArgumentError for an unknown key,
-  // a bad value, or spark.streaming.concurrentJobs other than 1.
-  void set(const std::string& key, const std::string& value);
-};
 
 namespace detail {
 
