@@ -36,7 +36,11 @@ StreamingContext::~StreamingContext() {
   core_->clearGraph();
 }
 
-void StreamingContext::start() { core_->start(); }
+void StreamingContext::start() {
+  // Spark installs its graceful-stop hook when the setting is on, without a call.
+  if (core_->conf().stop_gracefully_on_shutdown) stopGracefullyOnShutdown();
+  core_->start();
+}
 
 void StreamingContext::stop(bool stop_spark_context, bool stop_gracefully) {
   core_->stop(stop_gracefully);

@@ -1,9 +1,11 @@
 // A FileSystem over the real one whose writable files fail on demand, as a full or failing disk
 // would: for the tests of the checkpoint writer, the write-ahead log and the streaming context.
-// A fault may be limited to the files whose path contains a given part (one database's files).
+// A fault may be limited to the files whose path contains a given part (one database's files),
+// and syncs may be held up, as a slow disk would, so that later writes queue behind one.
 // Thread-safe: the fault may be switched while other threads write.
 #pragma once
 
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <sluice/error.hpp>
@@ -46,11 +48,39 @@ class FaultyFileSystem final : public FileSystem {
     state_->only = std::move(only_paths_with);
   }
 
+  // Syncs wait from now on until releaseSyncs(); a held sync then fails or not by the fault in
+  // force at its release.
+  void holdSyncs() {
+    std::lock_guard lock(state_->mu);
+    state_->hold = true;
+  }
+  void releaseSyncs() {
+    std::lock_guard lock(state_->mu);
+    state_->hold = false;
+    state_->cv.notify_all();
+  }
+  // Blocks until a sync is held.
+  void waitForHeldSync() {
+    std::unique_lock lock(state_->mu);
+    state_->cv.wait(lock, [&] { return state_->held > 0; });
+  }
+
  private:
   struct State {
     std::mutex mu;
     Fault fault = Fault::kNone;
     std::string only;
+    bool hold = false;
+    int held = 0;
+    std::condition_variable cv;
+    void waitWhileHeld() {
+      std::unique_lock lock(mu);
+      if (!hold) return;
+      ++held;
+      cv.notify_all();
+      cv.wait(lock, [&] { return !hold; });
+      --held;
+    }
     Fault faultOf(const std::string& path) {
       std::lock_guard lock(mu);
       return path.find(only) == std::string::npos ? Fault::kNone : fault;
@@ -73,6 +103,7 @@ class FaultyFileSystem final : public FileSystem {
       }
     }
     void sync() override {
+      state_->waitWhileHeld();
       if (state_->faultOf(path_) == Fault::kSync) {
         throw sluice::IOError("Cannot sync (injected): Input/output error");
       }

@@ -1,7 +1,8 @@
 // The job the kill harness (kill_harness.py) kills: a stateful word count over a watched
 // directory that keeps running totals with updateStateByKey and with mapWithState, an
 // incremental window of the last 10 batches, and saves all three every batch. It resumes from
-// its checkpoint (getOrCreate) and stops gracefully on SIGTERM.
+// its checkpoint (getOrCreate) and stops gracefully on SIGTERM, as
+// spark.streaming.stopGracefullyOnShutdown asks.
 //
 // Usage: recovery_job INPUT_DIR CHECKPOINT_DIR OUTPUT_DIR [BATCH_MS [MASTER [STATE_BACKEND]]]
 #include <chrono>
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
     auto ssc = sluice::StreamingContext::getOrCreate(checkpoint, [&] {
       auto s = std::make_unique<sluice::StreamingContext>(sc, batch);
       s->conf().set("sluice.streaming.stateBackend", backend);
+      s->conf().set("spark.streaming.stopGracefullyOnShutdown", "true");
       auto words = s->textFileStream(input)
                        .uid("input")
                        .flatMap([](const std::string& line) {
@@ -64,7 +66,6 @@ int main(int argc, char** argv) {
       s->checkpoint(checkpoint);
       return s;
     });
-    ssc->stopGracefullyOnShutdown();
     ssc->start();
     ssc->awaitTermination();
   } catch (const std::exception& e) {

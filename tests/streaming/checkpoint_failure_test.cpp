@@ -134,6 +134,58 @@ TEST_P(StateCheckpointFailure, AFailedCheckpointSurfacesKeepsThePreviousOneAndTh
   }
 }
 
+// Checkpoints queue behind a slow write (the writer thread lags the batches); when that write
+// fails, the files queued behind it may hold incremental saves that lean on it, so they are
+// dropped, and the next checkpoint saves every stream in full.
+TEST_P(CheckpointFailure, FilesQueuedBehindAFailedWriteAreDroppedAndTheNextOneIsFull) {
+  sluice::Context sc(GetParam(), "checkpointQueue");
+  const StateParam memory(GetParam());
+  TempDir straight_dir("sluice_ckpt_queue");
+  auto expected = std::make_shared<Collected<KV>>();
+  {
+    CountJob job(sc, memory, straight_dir.path().string(), 0, std::make_shared<FaultyFileSystem>(),
+                 expected);
+    for (int k = 1; k <= 10; ++k) ASSERT_EQ(job.runTo(k), std::nullopt);
+    job.ssc->stop(false);
+  }
+
+  TempDir dir("sluice_ckpt_queue");
+  auto fs = std::make_shared<FaultyFileSystem>();
+  auto got = std::make_shared<Collected<KV>>();
+  auto& local = *sluice::detail::FileSystem::local();
+  {
+    CountJob job(sc, memory, dir.path().string(), 0, fs, got);
+    for (int k = 1; k <= 3; ++k) ASSERT_EQ(job.runTo(k), std::nullopt);
+    fs->holdSyncs();
+    job.clock->setTime(4000);
+    ASSERT_TRUE(job.ssc->core()->waitForBatch(Time(4000), 60s));
+    fs->waitForHeldSync();  // batch 4's file is being written; 5's and 6's queue behind it
+    for (int k = 5; k <= 6; ++k) {
+      job.clock->setTime(k * 1000LL);
+      ASSERT_TRUE(job.ssc->core()->waitForBatch(Time(k * 1000LL), 60s));
+    }
+    fs->setFault(Fault::kSync, "checkpoint-0000000004000");  // batch 4's file only
+    fs->releaseSyncs();
+    job.ssc->core()->flushCheckpoints();
+    fs->setFault(Fault::kNone);
+    EXPECT_EQ(sluice::detail::listCheckpoints(local, dir.path().string()),
+              (std::vector<std::int64_t>{3000, 2000, 1000}));
+
+    const auto error = job.runTo(7);
+    ASSERT_TRUE(error.has_value()) << "the failed checkpoint was not reported";
+    EXPECT_NE(error->find("injected"), std::string::npos) << *error;
+    const auto chain = sluice::detail::loadLatestCheckpoint(local, dir.path().string());
+    ASSERT_TRUE(chain.has_value());
+    ASSERT_EQ(chain->size(), 1U) << "batch 7's checkpoint leans on an earlier one";
+    EXPECT_EQ(chain->back().time_ms, 7000);
+    job.ssc->stop(false);
+  }
+  CountJob job(sc, memory, dir.path().string(), 7000, fs, got);
+  for (int k = 8; k <= 10; ++k) ASSERT_EQ(job.runTo(k), std::nullopt);
+  job.ssc->stop(false);
+  EXPECT_EQ(got->by_batch, expected->by_batch);
+}
+
 using PushReceiver = sluice::stream_test::PushReceiver<std::string>;
 
 TEST_P(CheckpointFailure, ABlockThatCannotBeLoggedIsRefused) {
