@@ -23,7 +23,9 @@ constexpr std::string_view kStatePrefix = "state/";
 constexpr std::string_view kBackendDir = "rocksdb";
 
 // A stream's saved state: (has committed state, its batch time, full, the store's bytes).
-// Without committed state a restart replays the stream's input from the zero time.
+// Without committed state a restart replays the stream's input from the zero time, or, when the
+// time is not 0 (a stream added at a restart that has not committed yet), from after that time;
+// either way its initial state RDD is then loaded.
 using StateRecord = std::tuple<bool, std::int64_t, bool, std::string>;
 
 std::string encodeMeta(const CheckpointMeta& m) {
@@ -122,7 +124,8 @@ void Checkpointer::write(const CheckpointMeta& meta, const std::vector<Stateful>
                         chain.back() == meta.time_ms ||
                         static_cast<int>(chain.size()) >= kCompactEvery;
       const auto committed = s.store->committedTime();
-      StateRecord record(committed.has_value(), committed ? committed->milliseconds() : 0, full,
+      StateRecord record(!s.store->awaitsInitialState(), committed ? committed->milliseconds() : 0,
+                         full,
                          s.store->saveState(full, {stateDir(s.identity), Time(meta.time_ms)}));
       file.sections.push_back({std::string(kStatePrefix) + s.identity, serialize(record)});
       if (full) chain.clear();
@@ -330,7 +333,7 @@ void Checkpointer::restoreStates(const std::vector<CheckpointFile>& chain,
             "a new checkpoint directory)",
             chain.back().path, s.identity));
       }
-      s.store->setCommittedTime(Time(meta.time_ms));
+      s.store->startEmptyAt(Time(meta.time_ms));
       continue;
     }
     if (records.empty() || !std::get<2>(records.front().second)) {
@@ -341,8 +344,13 @@ void Checkpointer::restoreStates(const std::vector<CheckpointFile>& chain,
     restored_.insert(s.identity);
     for (auto& [time, record] : records) {
       s.store->restoreState(std::get<3>(record), std::get<2>(record), stateDir(s.identity));
-      s.store->setCommittedTime(std::get<0>(record) ? std::optional(Time(std::get<1>(record)))
-                                                    : std::nullopt);
+      if (std::get<0>(record)) {
+        s.store->setCommittedTime(Time(std::get<1>(record)));
+      } else if (std::get<1>(record) != 0) {
+        s.store->startEmptyAt(Time(std::get<1>(record)));
+      } else {
+        s.store->setCommittedTime(std::nullopt);
+      }
       saved.push_back(time);
     }
   }

@@ -63,6 +63,7 @@ bool StateStoreBase::finishBatch() {
   }
   commit(*newest);
   committed_ = newest->time();
+  starts_empty_ = false;
   return true;
 }
 
@@ -89,10 +90,10 @@ void StateStoreBase::restoreBackendWith(std::string_view bytes, const std::strin
 
 void StateStoreBase::checkInMemoryFormat(std::string_view bytes) const {
   if (bytes.starts_with(kBackendTag)) {
-    throw CheckpointError(fmt::format(
-        "The checkpointed state of {} was saved by the rocksdb state backend: set "
-        "sluice.streaming.stateBackend to rocksdb to restore it",
-        kind_));
+    throw CheckpointError(
+        fmt::format("The checkpointed state of {} was saved by the rocksdb state backend: set "
+                    "sluice.streaming.stateBackend to rocksdb to restore it",
+                    kind_));
   }
 }
 

@@ -307,6 +307,7 @@ auto runningCount(DStream<std::string> s) {
 }
 
 // Runs 3 batches of `build` into dir, then restarts with `rebuild` and returns batch 4's output.
+// Each builds its stream from the input (and the Context, when it takes one).
 template <class Build, class Rebuild>
 std::vector<KV> restartWith(const std::string& dir, Build build, Rebuild rebuild,
                             bool create_on_error = false) {
@@ -319,7 +320,15 @@ std::vector<KV> restartWith(const std::string& dir, Build build, Rebuild rebuild
         [&] {
           auto s = std::make_unique<StreamingContext>(sc, 1s, clock);
           auto in = sluice::testing::detail::testInput(sc, *s, words(), 2);
-          make(in).foreachRDD([out](const RDD<KV>& rdd, Time t) { out->add(t, rdd.collect()); });
+          auto made = [&] {
+            if constexpr (std::is_invocable_v<decltype(make), DStream<std::string>,
+                                              sluice::Context&>) {
+              return make(in, sc);
+            } else {
+              return make(in);
+            }
+          }();
+          made.foreachRDD([out](const RDD<KV>& rdd, Time t) { out->add(t, rdd.collect()); });
           s->checkpoint(dir);
           return s;
         },
@@ -352,6 +361,28 @@ TEST(CheckpointIdentity, UidKeepsStateAcrossGraphChanges) {
       },
       false);
   EXPECT_EQ(got, kCountsAfter4);
+}
+
+// A stateful stream added at a restart (with a uid) has no state in the checkpoint: it starts
+// from its initial state RDD, as it would have on a fresh start, with the first batch after the
+// checkpoint.
+TEST(CheckpointIdentity, AStreamAddedAtARestartStartsFromItsInitialState) {
+  TempDir dir("sluice_ckpt");
+  auto got = restartWith(
+      dir.path().string(), [](DStream<std::string> s) { return runningCount(s).uid("counts"); },
+      [](DStream<std::string> s, sluice::Context& sc) {
+        runningCount(s).uid("counts").foreachRDD([](const RDD<KV>&) {});
+        auto initial = sc.parallelize(std::vector<KV>{{"a", 100}, {"z", 7}});
+        return pairs(s)
+            .updateStateByKey(
+                [](const std::vector<int>& vs, std::optional<int> state) -> std::optional<int> {
+                  return state.value_or(0) + static_cast<int>(vs.size());
+                },
+                2, initial)
+            .uid("seeded");
+      });
+  // Batch 4 holds "c" and "a".
+  EXPECT_EQ(got, (std::vector<KV>{{"a", 101}, {"c", 1}, {"z", 7}}));
 }
 
 TEST(CheckpointIdentity, MismatchedGraphFailsNamingMissingAndNew) {

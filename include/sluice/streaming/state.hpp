@@ -51,7 +51,7 @@ class StateNode final : public DStreamNode<std::pair<K, S>> {
       steps.emplace_back(u, std::move(node));
     }
     NodePtr<P> initial;
-    if (!base && initial_) {
+    if (store_->awaitsInitialState() && initial_) {
       initial = initial_->partitionBy(n).node();
       deps.push_back(initial);
     }
@@ -571,7 +571,7 @@ class MapWithStateNode final : public DStreamNode<M> {
       }
       version->steps.emplace_back(u, std::move(node));
     }
-    if (!base && spec_.initial()) {
+    if (store_->awaitsInitialState() && spec_.initial()) {
       version->initial = spec_.initial()->partitionBy(n).node();
       version->deps.push_back(version->initial);
     }

@@ -100,7 +100,19 @@ class StateStoreBase {
   // a restore, while the store is empty.
   void setBackend(std::shared_ptr<KeyValueBackend> backend) { backend_ = std::move(backend); }
   KeyValueBackend* backend() const noexcept { return backend_.get(); }
-  void setCommittedTime(std::optional<Time> t) noexcept { committed_ = t; }
+  void setCommittedTime(std::optional<Time> t) noexcept {
+    committed_ = t;
+    starts_empty_ = false;
+  }
+  // A stream new to the checkpoint it is restored from (it has a uid): no state yet, and the
+  // batches up to t are not its own.
+  void startEmptyAt(Time t) noexcept {
+    committed_ = t;
+    starts_empty_ = true;
+  }
+  // No batch has committed state yet, so the stream's initial state RDD (if any) is still to be
+  // loaded, by the next version.
+  bool awaitsInitialState() const noexcept { return !committed_ || starts_empty_; }
 
  protected:
   // A version the next finishBatch() may commit.
@@ -148,6 +160,7 @@ class StateStoreBase {
   std::string kind_;
   int partitions_;
   std::optional<Time> committed_;
+  bool starts_empty_ = false;
   std::optional<Time> empty_at_;
   std::vector<std::shared_ptr<StateVersionBase>> pending_;
 };
