@@ -84,17 +84,22 @@ struct CountJob {
   }
 };
 
+// The outputs of batches 1-10 run without a fault or a restart.
+std::shared_ptr<Collected<KV>> uninterrupted(sluice::Context& sc, const StateParam& param) {
+  TempDir dir("sluice_ckpt_straight");
+  auto out = std::make_shared<Collected<KV>>();
+  CountJob job(sc, param, dir.path().string(), 0, std::make_shared<FaultyFileSystem>(), out);
+  for (int k = 1; k <= 10; ++k) {
+    if (auto error = job.runTo(k)) throw sluice::Error("uninterrupted run: " + *error);
+  }
+  job.ssc->stop(false);
+  return out;
+}
+
 TEST_P(StateCheckpointFailure, AFailedCheckpointSurfacesKeepsThePreviousOneAndTheJobRecovers) {
   const StateParam param(GetParam());
   sluice::Context sc(param.master, "checkpointFailure");
-  TempDir straight_dir("sluice_ckpt_fail");
-  auto expected = std::make_shared<Collected<KV>>();
-  {
-    CountJob job(sc, param, straight_dir.path().string(), 0, std::make_shared<FaultyFileSystem>(),
-                 expected);
-    for (int k = 1; k <= 10; ++k) ASSERT_EQ(job.runTo(k), std::nullopt);
-    job.ssc->stop(false);
-  }
+  const auto expected = uninterrupted(sc, param);
 
   // Every file fails, or with the database only the database's own files (its working copy and
   // its saves): what RocksDB writes must go through the context's file layer to fail at all.
@@ -140,14 +145,7 @@ TEST_P(StateCheckpointFailure, AFailedCheckpointSurfacesKeepsThePreviousOneAndTh
 TEST_P(CheckpointFailure, FilesQueuedBehindAFailedWriteAreDroppedAndTheNextOneIsFull) {
   sluice::Context sc(GetParam(), "checkpointQueue");
   const StateParam memory(GetParam());
-  TempDir straight_dir("sluice_ckpt_queue");
-  auto expected = std::make_shared<Collected<KV>>();
-  {
-    CountJob job(sc, memory, straight_dir.path().string(), 0, std::make_shared<FaultyFileSystem>(),
-                 expected);
-    for (int k = 1; k <= 10; ++k) ASSERT_EQ(job.runTo(k), std::nullopt);
-    job.ssc->stop(false);
-  }
+  const auto expected = uninterrupted(sc, memory);
 
   TempDir dir("sluice_ckpt_queue");
   auto fs = std::make_shared<FaultyFileSystem>();
