@@ -6,7 +6,9 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <sluice/conf.hpp>
+#include <sluice/listener.hpp>
 #include <sluice/rdd/runtime.hpp>
 #include <string>
 #include <string_view>
@@ -36,6 +38,14 @@ class Context {
 
   // Spark's level names: ALL, TRACE, DEBUG, INFO, WARN, ERROR, FATAL, OFF (case-insensitive).
   void setLogLevel(std::string_view level);
+
+  // Job, stage and task events (see <sluice/listener.hpp>).
+  void addSparkListener(std::shared_ptr<SparkListener> listener);
+  void removeSparkListener(const std::shared_ptr<SparkListener>& listener);
+  // Spark's local properties: set on the calling thread, copied into every job it submits
+  // (JobInfo::properties); std::nullopt removes the key.
+  void setLocalProperty(const std::string& key, const std::optional<std::string>& value);
+  std::optional<std::string> getLocalProperty(const std::string& key) const;
 
   // Stops the workers; idempotent. Later actions throw IllegalStateError.
   void stop();

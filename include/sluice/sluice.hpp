@@ -6,6 +6,7 @@
 #include <sluice/error.hpp>
 #include <sluice/format.hpp>
 #include <sluice/hash.hpp>
+#include <sluice/listener.hpp>
 #include <sluice/log.hpp>
 #include <sluice/rdd.hpp>
 #include <sluice/serialization.hpp>

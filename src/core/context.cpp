@@ -3,13 +3,17 @@
 #include <sluice/context.hpp>
 #include <sluice/error.hpp>
 #include <sluice/log.hpp>
+#include <limits>
 #include <utility>
 
 #include "core/conf_parse.hpp"
+#include "core/listener_bus.hpp"
 #include "core/local_runtime.hpp"
 
 namespace sluice {
 namespace {
+
+constexpr const char* kQueueCapacityKey = "spark.scheduler.listenerbus.eventqueue.capacity";
 
 std::string requireSetting(const Conf& conf, const std::string& key, const char* what) {
   auto value = conf.getOption(key);
@@ -29,9 +33,37 @@ Context::Context(const Conf& conf)
       master_(requireSetting(conf_, "spark.master", "A master URL")),
       app_name_(requireSetting(conf_, "spark.app.name", "An application name")),
       parallelism_(detail::parseMaster(master_)),
-      runtime_(std::make_shared<detail::LocalRuntime>(parallelism_)) {}
+      runtime_(std::make_shared<detail::LocalRuntime>(
+          parallelism_,
+          static_cast<std::size_t>(detail::parseInteger(
+              kQueueCapacityKey,
+              conf_.get(kQueueCapacityKey,
+                        std::to_string(detail::ListenerBus::kDefaultCapacity)),
+              1, std::numeric_limits<int>::max())))) {}
 
-Context::~Context() { stop(); }
+Context::~Context() {
+  try {
+    stop();
+  } catch (const IllegalStateError& e) {
+    detail::log(LogLevel::kError, fmt::format("Context destroyed badly: {}", e.what()));
+  }
+}
+
+void Context::addSparkListener(std::shared_ptr<SparkListener> listener) {
+  runtime_->listenerBus().addListener(std::move(listener));
+}
+
+void Context::removeSparkListener(const std::shared_ptr<SparkListener>& listener) {
+  runtime_->listenerBus().removeListener(listener);
+}
+
+void Context::setLocalProperty(const std::string& key, const std::optional<std::string>& value) {
+  runtime_->setLocalProperty(key, value);
+}
+
+std::optional<std::string> Context::getLocalProperty(const std::string& key) const {
+  return runtime_->getLocalProperty(key);
+}
 
 void Context::setLogLevel(std::string_view level) {
   detail::setLogLevel(detail::parseLogLevel(level));

@@ -5,9 +5,13 @@
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
+#include <map>
 #include <mutex>
 #include <sluice/error.hpp>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace sluice::detail {
 namespace {
@@ -56,19 +60,104 @@ class StageBody {
   const RunTask* run_task_;
 };
 
+std::atomic<std::uint64_t> next_runtime_serial{0};
+
+// Per thread: the jobs it is running (innermost last) and its local properties, each tagged with
+// its runtime's serial.
+thread_local std::vector<std::pair<std::uint64_t, int>> t_jobs;
+thread_local std::map<std::uint64_t, std::map<std::string, std::string>> t_properties;
+
+std::string describe(const std::exception_ptr& failure) {
+  try {
+    std::rethrow_exception(failure);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
 }  // namespace
 
-LocalRuntime::LocalRuntime(int parallelism)
+LocalRuntime::LocalRuntime(int parallelism, std::size_t listener_queue_capacity)
     : parallelism_(parallelism),
       thread_limit_(tbb::global_control::max_allowed_parallelism,
                     static_cast<std::size_t>(std::max<int>(
                         parallelism, static_cast<int>(std::thread::hardware_concurrency())))),
       arena_(parallelism),
-      progress_bar_(ConsoleProgressBar::createIfTerminal()) {}
+      serial_(next_runtime_serial.fetch_add(1)),
+      progress_bar_(ConsoleProgressBar::createIfTerminal()),
+      listener_bus_(listener_queue_capacity) {}
 
 void LocalRuntime::stop() {
   stopped_.store(true);
   progress_bar_.reset();
+  listener_bus_.stop();
+}
+
+int LocalRuntime::beginJob(std::string_view description) {
+  const int job_id = next_job_id_.fetch_add(1);
+  t_jobs.emplace_back(serial_, job_id);
+  if (!listener_bus_.hasListeners()) return job_id;
+  JobInfo job;
+  job.job_id = job_id;
+  job.description = std::string(description);
+  job.submission_time_ms = clock_.nowMs();
+  if (auto it = t_properties.find(serial_); it != t_properties.end()) job.properties = it->second;
+  {
+    std::lock_guard lock(jobs_mu_);
+    jobs_[job_id] = job;
+  }
+  listener_bus_.post(JobStartEvent{std::move(job)});
+  return job_id;
+}
+
+void LocalRuntime::endJob(int job_id, const std::exception_ptr& failure) {
+  auto it = std::find(t_jobs.rbegin(), t_jobs.rend(), std::make_pair(serial_, job_id));
+  if (it != t_jobs.rend()) t_jobs.erase(std::next(it).base());
+  JobInfo job;
+  {
+    std::lock_guard lock(jobs_mu_);
+    auto found = jobs_.find(job_id);
+    if (found == jobs_.end()) return;  // began without listeners
+    job = std::move(found->second);
+    jobs_.erase(found);
+  }
+  job.completion_time_ms = clock_.nowMs();
+  if (failure) job.failure_reason = describe(failure);
+  listener_bus_.post(JobEndEvent{std::move(job)});
+}
+
+int LocalRuntime::currentJob() const {
+  for (auto it = t_jobs.rbegin(); it != t_jobs.rend(); ++it) {
+    if (it->first == serial_) return it->second;
+  }
+  return -1;
+}
+
+void LocalRuntime::addStageToJob(int job_id, int stage_id) {
+  std::lock_guard lock(jobs_mu_);
+  if (auto it = jobs_.find(job_id); it != jobs_.end()) it->second.stage_ids.push_back(stage_id);
+}
+
+void LocalRuntime::setLocalProperty(const std::string& key,
+                                    const std::optional<std::string>& value) {
+  if (value) {
+    t_properties[serial_][key] = *value;
+    return;
+  }
+  auto it = t_properties.find(serial_);
+  if (it == t_properties.end()) return;
+  it->second.erase(key);
+  if (it->second.empty()) t_properties.erase(it);
+}
+
+std::optional<std::string> LocalRuntime::getLocalProperty(const std::string& key) const {
+  auto it = t_properties.find(serial_);
+  if (it == t_properties.end()) return std::nullopt;
+  auto value = it->second.find(key);
+  if (value == it->second.end()) return std::nullopt;
+  return value->second;
 }
 
 void LocalRuntime::runStage(std::string_view description, std::span<const int> partitions,
@@ -76,6 +165,21 @@ void LocalRuntime::runStage(std::string_view description, std::span<const int> p
   checkActive();
   const int stage_id = next_stage_id_.fetch_add(1);
   const int num_tasks = static_cast<int>(partitions.size());
+  // Events are built only while a listener is registered; otherwise a stage pays one load.
+  const bool report = listener_bus_.hasListeners();
+  StageInfo stage;
+  std::vector<TaskMetrics> task_metrics;
+  std::atomic<int> failed_tasks{0};
+  if (report) {
+    stage.stage_id = stage_id;
+    stage.job_id = currentJob();
+    stage.name = std::string(description);
+    stage.num_tasks = num_tasks;
+    stage.submission_time_ms = clock_.nowMs();
+    addStageToJob(stage.job_id, stage_id);
+    listener_bus_.post(StageSubmittedEvent{stage});
+    task_metrics.resize(static_cast<std::size_t>(num_tasks));
+  }
   auto status = std::make_shared<StageStatus>();
   status->stage_id = stage_id;
   status->total = num_tasks;
@@ -87,12 +191,35 @@ void LocalRuntime::runStage(std::string_view description, std::span<const int> p
   int failed_partition = -1;
 
   auto run_task = [&](int i) {
-    if (cancelled.load(std::memory_order_relaxed)) return;
-    TaskContext tc{this, stage_id, partitions[static_cast<std::size_t>(i)], &cancelled};
+    const auto index = static_cast<std::size_t>(i);
+    TaskInfo info;
+    if (report) {
+      info.stage_id = stage_id;
+      info.task_index = i;
+      info.partition = partitions[index];
+      info.launch_time_ms = clock_.nowMs();
+      listener_bus_.post(TaskStartEvent{info});
+    }
+    auto report_end = [&](TaskMetrics metrics, std::optional<std::string> failure_reason) {
+      if (!report) return;
+      if (failure_reason) failed_tasks.fetch_add(1, std::memory_order_relaxed);
+      task_metrics[index] = metrics;
+      info.finish_time_ms = clock_.nowMs();
+      info.failure_reason = std::move(failure_reason);
+      info.metrics = metrics;
+      listener_bus_.post(TaskEndEvent{std::move(info)});
+    };
+    if (cancelled.load(std::memory_order_relaxed)) {
+      report_end({}, "cancelled: another task of the stage failed");
+      return;
+    }
+    TaskContext tc{this, stage_id, partitions[index], &cancelled};
     status->running.fetch_add(1, std::memory_order_relaxed);
+    std::optional<std::string> task_failure;
     try {
       task(tc, i);
     } catch (...) {
+      if (report) task_failure = describe(std::current_exception());
       std::lock_guard lock(failure_mu);
       if (!failure) {
         failure = std::current_exception();
@@ -100,6 +227,7 @@ void LocalRuntime::runStage(std::string_view description, std::span<const int> p
       }
       cancelled.store(true);
     }
+    report_end(tc.metrics, std::move(task_failure));
     status->running.fetch_sub(1, std::memory_order_relaxed);
     status->completed.fetch_add(1, std::memory_order_relaxed);
   };
@@ -116,19 +244,21 @@ void LocalRuntime::runStage(std::string_view description, std::span<const int> p
   }
   if (progress_bar_) progress_bar_->remove(stage_id);
 
+  std::optional<JobFailedError> error;
   if (failure) {
-    std::string what = "unknown exception";
-    try {
-      std::rethrow_exception(failure);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    throw JobFailedError(fmt::format("Job aborted due to stage failure: task for partition {} in "
-                                     "stage {} ({}) failed: {}",
-                                     failed_partition, stage_id, description, what),
-                         stage_id, failed_partition, failure);
+    error.emplace(fmt::format("Job aborted due to stage failure: task for partition {} in stage "
+                              "{} ({}) failed: {}",
+                              failed_partition, stage_id, description, describe(failure)),
+                  stage_id, failed_partition, failure);
   }
+  if (report) {
+    for (const auto& m : task_metrics) stage.metrics += m;
+    stage.num_failed_tasks = failed_tasks.load();
+    stage.completion_time_ms = clock_.nowMs();
+    if (error) stage.failure_reason = error->what();
+    listener_bus_.post(StageCompletedEvent{std::move(stage)});
+  }
+  if (error) throw std::move(*error);
 }
 
 }  // namespace sluice::detail

@@ -58,7 +58,9 @@ class TextFileNode final : public Node<std::string> {
     readLines(
         splits_[static_cast<std::size_t>(partition)], [&] { return tc.isCancelled(); },
         [&](std::span<const std::string_view> lines) {
+          tc.metrics.records_read += static_cast<long long>(lines.size());
           for (std::string_view line : lines) {
+            tc.metrics.bytes_read += static_cast<long long>(line.size()) + 1;
             chunk[n++].assign(line);
             if (n == kChunkSize) {
               out.push(std::span<std::string>(chunk.data(), n));

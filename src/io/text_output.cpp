@@ -109,6 +109,7 @@ void PartFileWriter::write(std::string_view data) {
   }
   std::memcpy(buffer_.data() + used_, data.data(), data.size());
   used_ += data.size();
+  bytes_written_ += static_cast<long long>(data.size());
 }
 
 void PartFileWriter::flushBuffer() {

@@ -40,7 +40,7 @@ void ReceiverSupervisor::start() {
   }
   on_start_();
   auto i = info(true);
-  core_->postEvent([&](StreamingListener& l) { l.onReceiverStarted(i); });
+  core_->postReceiverEvent(StreamingCore::ReceiverEvent::kStarted, i);
 }
 
 void ReceiverSupervisor::stop(const std::string& message, long long records_dropped,
@@ -77,7 +77,7 @@ void ReceiverSupervisor::stop(const std::string& message, long long records_drop
   auto i = info(false);
   i.last_error_message = message;
   i.records_lost = kept_in_log ? 0 : records_dropped;
-  core_->postEvent([&](StreamingListener& l) { l.onReceiverStopped(i); });
+  core_->postReceiverEvent(StreamingCore::ReceiverEvent::kStopped, i);
 }
 
 void ReceiverSupervisor::restart(const std::string& message, std::optional<Duration> delay) {
@@ -99,7 +99,7 @@ void ReceiverSupervisor::restart(const std::string& message, std::optional<Durat
   }
   auto i = info(true);
   i.last_error_message = message;
-  core_->postEvent([&](StreamingListener& l) { l.onReceiverError(i); });
+  core_->postReceiverEvent(StreamingCore::ReceiverEvent::kError, i);
 }
 
 void ReceiverSupervisor::restartLoop() {
@@ -141,7 +141,7 @@ void ReceiverSupervisor::reportError(const std::string& message) {
   log(LogLevel::kWarn, fmt::format("Receiver {} reported an error: {}", name_, message));
   auto i = info(true);
   i.last_error_message = message;
-  core_->postEvent([&](StreamingListener& l) { l.onReceiverError(i); });
+  core_->postReceiverEvent(StreamingCore::ReceiverEvent::kError, i);
 }
 
 bool ReceiverSupervisor::isStarted() const {

@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "core/crash_point.hpp"
+#include "core/listener_bus.hpp"
 #include "io/file_system.hpp"
 #include "streaming/checkpointer.hpp"
 
@@ -18,6 +19,19 @@ namespace sluice {
 namespace {
 
 std::atomic<detail::StreamingCore*> g_active{nullptr};
+constexpr std::chrono::seconds kListenerDrainTimeout{30};
+
+template <class Info>
+void postStreamingEvent(detail::Runtime& runtime, const void* source,
+                        detail::StreamingEvent::Kind kind, const Info& info) {
+  auto& bus = runtime.listenerBus();
+  if (!bus.hasListeners()) return;
+  detail::StreamingEvent event;
+  event.source = source;
+  event.kind = kind;
+  event.info = info;
+  bus.post(std::move(event));
+}
 
 }  // namespace
 
@@ -64,6 +78,7 @@ void DStreamBase::rememberAtLeast(Duration d) {
 StreamingCore::StreamingCore(Context& context, Duration batch_duration,
                              std::shared_ptr<Clock> clock)
     : context_(context),
+      runtime_(context.runtime()),
       batch_duration_(batch_duration),
       clock_(clock ? std::move(clock) : std::make_shared<SystemClock>()),
       fs_(FileSystem::local()) {
@@ -239,6 +254,7 @@ StreamingCore::~StreamingCore() {
     thread_.join();
   }
   checkpointer_.reset();  // its writer thread reports to this core: finish it first
+  runtime_->listenerBus().removeStreamingListeners(this);
 }
 
 StreamingContextState StreamingCore::state() const {
@@ -296,30 +312,20 @@ void StreamingCore::setCheckpointDir(std::string dir) {
 }
 
 void StreamingCore::addListener(std::shared_ptr<StreamingListener> listener) {
-  std::lock_guard lock(listeners_mu_);
-  listeners_.push_back(std::move(listener));
+  runtime_->listenerBus().addStreamingListener(this, std::move(listener));
 }
 
 void StreamingCore::removeListener(const std::shared_ptr<StreamingListener>& listener) {
-  std::lock_guard lock(listeners_mu_);
-  std::erase(listeners_, listener);
+  runtime_->listenerBus().removeStreamingListener(this, listener);
 }
 
-void StreamingCore::postEvent(const std::function<void(StreamingListener&)>& f) {
-  std::vector<std::shared_ptr<StreamingListener>> listeners;
-  {
-    std::lock_guard lock(listeners_mu_);
-    listeners = listeners_;
-  }
-  for (auto& l : listeners) {
-    try {
-      f(*l);
-    } catch (const std::exception& e) {
-      detail::log(LogLevel::kWarn, fmt::format("StreamingListener threw: {}", e.what()));
-    } catch (...) {
-      detail::log(LogLevel::kWarn, "StreamingListener threw a non-standard exception");
-    }
-  }
+void StreamingCore::postReceiverEvent(ReceiverEvent kind, const ReceiverInfo& info) {
+  using Kind = StreamingEvent::Kind;
+  postStreamingEvent(*runtime_, this,
+                     kind == ReceiverEvent::kStarted ? Kind::kReceiverStarted
+                     : kind == ReceiverEvent::kError ? Kind::kReceiverError
+                                                     : Kind::kReceiverStopped,
+                     info);
 }
 
 void StreamingCore::reportInputRecords(int stream_id, long long records) {
@@ -400,8 +406,11 @@ void StreamingCore::start() {
     throw;
   }
   thread_ = std::thread([this, first] { runLoop(first); });
-  const std::int64_t now = clock_->nowMs();
-  postEvent([now](StreamingListener& l) { l.onStreamingStarted(now); });
+  StreamingEvent started;
+  started.source = this;
+  started.kind = StreamingEvent::Kind::kStreamingStarted;
+  started.time_ms = clock_->nowMs();
+  runtime_->listenerBus().post(std::move(started));
 }
 
 void StreamingCore::stopInputs(bool graceful) {
@@ -446,6 +455,9 @@ void StreamingCore::stop(bool gracefully) {
     if (thread_.joinable() && std::this_thread::get_id() == thread_.get_id()) {
       throw IllegalStateError("Cannot stop StreamingContext from inside one of its batches");
     }
+    if (runtime_->listenerBus().onBusThread()) {
+      throw IllegalStateError("Cannot stop StreamingContext within a listener callback");
+    }
   }
   // Receivers stop first so that nothing arrives after the last batch; a graceful stop then
   // turns everything received into batches without waiting for the clock.
@@ -477,6 +489,15 @@ void StreamingCore::stop(bool gracefully) {
     }
   }
   flushCheckpoints();  // as Spark's stop waits for its checkpoint writer
+  // The listeners see every event of this context before stop() returns (a slow one is given
+  // up on, with a warning).
+  if (!runtime_->listenerBus().waitUntilEmpty(kListenerDrainTimeout)) {
+    detail::log(LogLevel::kWarn,
+                fmt::format("Listeners did not take this StreamingContext's last events within {} "
+                            "ms; they are not delivered",
+                            kListenerDrainTimeout.count()));
+  }
+  runtime_->listenerBus().removeStreamingListeners(this);
   std::lock_guard lock(mu_);
   state_ = StreamingContextState::kStopped;
   StreamingCore* self = this;
@@ -528,6 +549,8 @@ void StreamingCore::runBatch(Time t) {
   info.batch_time = t;
   info.submission_time_ms = clock_->nowMs();
   for (auto& [input, node] : inputs) input->allocateBatch(t);
+  // Generating the jobs runs the stateful streams' updates: that is the batch's processing.
+  const std::int64_t processing_start = clock_->nowMs();
 
   // Job generation: build each output's RDD for t (lazily; stateful streams run their update).
   std::vector<std::pair<int, std::function<void()>>> jobs;
@@ -544,16 +567,19 @@ void StreamingCore::runBatch(Time t) {
     std::lock_guard lock(records_mu_);
     info.stream_id_to_num_records = batch_records_;
   }
-  postEvent([&](StreamingListener& l) { l.onBatchSubmitted(info); });
-  info.processing_start_time_ms = clock_->nowMs();
-  postEvent([&](StreamingListener& l) { l.onBatchStarted(info); });
+  postStreamingEvent(*runtime_, this, StreamingEvent::Kind::kBatchSubmitted, info);
+  info.processing_start_time_ms = processing_start;
+  postStreamingEvent(*runtime_, this, StreamingEvent::Kind::kBatchStarted, info);
   for (auto& [index, job] : jobs) {
     OutputOperationInfo op;
     op.batch_time = t;
     op.id = index;
     op.name = outputs[static_cast<std::size_t>(index)]->outputName();
     op.start_time_ms = clock_->nowMs();
-    postEvent([&](StreamingListener& l) { l.onOutputOperationStarted(op); });
+    postStreamingEvent(*runtime_, this, StreamingEvent::Kind::kOutputOperationStarted, op);
+    // Spark's job properties: the UI and listeners link the batch's jobs to it.
+    runtime_->setLocalProperty(kBatchTimeProperty, std::to_string(t.milliseconds()));
+    runtime_->setLocalProperty(kOutputOpIdProperty, std::to_string(index));
     try {
       job();
     } catch (const std::exception& e) {
@@ -565,9 +591,11 @@ void StreamingCore::runBatch(Time t) {
       op.failure_reason = "unknown exception";
       recordError(std::current_exception());
     }
+    runtime_->setLocalProperty(kBatchTimeProperty, std::nullopt);
+    runtime_->setLocalProperty(kOutputOpIdProperty, std::nullopt);
     op.end_time_ms = clock_->nowMs();
     info.output_operation_infos[index] = op;
-    postEvent([&](StreamingListener& l) { l.onOutputOperationCompleted(op); });
+    postStreamingEvent(*runtime_, this, StreamingEvent::Kind::kOutputOperationCompleted, op);
   }
   // The batch's stateful versions that succeeded become the committed state, then the
   // checkpoint records the batch as done.
@@ -581,7 +609,7 @@ void StreamingCore::runBatch(Time t) {
     recordError(std::current_exception());
   }
   info.processing_end_time_ms = clock_->nowMs();
-  postEvent([&](StreamingListener& l) { l.onBatchCompleted(info); });
+  postStreamingEvent(*runtime_, this, StreamingEvent::Kind::kBatchCompleted, info);
 
   for (auto& output : outputs) {
     std::vector<DStreamBase*> pending{&output->stream()};

@@ -23,6 +23,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/listener_bus.hpp"
 #include "streaming/stream_test_util.hpp"
 
 namespace {
@@ -542,6 +543,7 @@ TEST_P(LifecycleTest, ListenerSeesBatchEventsInOrderWithRecordCounts) {
   auto counts = collectEach(stream.count());
   auto doubled = collectEach(stream.map([](int x) { return 2 * x; }));
   ssc.start();
+  ASSERT_TRUE(sc.runtime()->listenerBus().waitUntilEmpty(kDeadline));  // events are asynchronous
   {
     std::lock_guard lock(listener->mu);
     EXPECT_EQ(listener->streaming_started, 1);
@@ -607,6 +609,7 @@ TEST_P(LifecycleTest, ListenerSeesReceiverStartErrorAndStop) {
   auto stream = ssc.receiverStream<int>(receiver);
   collectEach(stream);
   ssc.start();
+  ASSERT_TRUE(sc.runtime()->listenerBus().waitUntilEmpty(kDeadline));
   {
     std::lock_guard lock(listener->mu);
     ASSERT_EQ(listener->receivers_started.size(), 1u);

@@ -351,12 +351,15 @@ void saveText(const RDD<T>& rdd, const std::string& path, bool overwrite) {
   TextOutputCommitter committer(path, overwrite);
   std::vector<std::unique_ptr<PartFileWriter>> writers(
       static_cast<std::size_t>(rdd.getNumPartitions()));
+  std::vector<long long> lines(writers.size());
   runAll(
       *rdd.node(), "saveAsTextFile",
       [&](int task) {
         auto& writer = writers[static_cast<std::size_t>(task)];
         writer = std::make_unique<PartFileWriter>(committer.partPath(task));
-        auto body = [&writer, line = std::string()](std::span<T> chunk) mutable {
+        auto body = [&writer, &count = lines[static_cast<std::size_t>(task)],
+                     line = std::string()](std::span<T> chunk) mutable {
+          count += static_cast<long long>(chunk.size());
           for (const auto& x : chunk) {
             line.clear();
             appendStr(line, x);
@@ -366,7 +369,12 @@ void saveText(const RDD<T>& rdd, const std::string& path, bool overwrite) {
         };
         return LambdaSink<T, decltype(body)>(body);
       },
-      [&](int task, auto&) { writers[static_cast<std::size_t>(task)]->close(); });
+      [&](int task, auto&, TaskContext& tc) {
+        auto& writer = *writers[static_cast<std::size_t>(task)];
+        writer.close();
+        tc.metrics.records_written += lines[static_cast<std::size_t>(task)];
+        tc.metrics.bytes_written += writer.bytesWritten();
+      });
   committer.commit();
 }
 }  // namespace detail

@@ -42,6 +42,7 @@ class KeyedSide {
       return;
     }
     auto blocks = parent_runtime().shuffleService().fetch(dep_->shuffleId(), partition);
+    countShuffleRead(tc, blocks);
     for (const auto& block : blocks) {
       for (auto kv : bucketOf<std::pair<K, V>>(block)) f(kv);
     }

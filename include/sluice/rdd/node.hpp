@@ -272,17 +272,31 @@ class ShuffleDependencyBase {
 void materializeShuffles(NodeBase& node);
 
 // Runs a job on `partitions` of `node`: for each, `make_sink(task_index)` gives the sink that
-// receives the partition; `finish(task_index, sink)` runs after the partition has been pushed.
+// receives the partition; `finish(task_index, sink)` (or `finish(task_index, sink, tc)`) runs
+// after the partition has been pushed.
 template <class T, class MakeSink, class Finish>
 void runJob(Node<T>& node, std::span<const int> partitions, std::string_view description,
             MakeSink make_sink, Finish finish) {
-  node.runtime().checkActive();
-  materializeShuffles(node);
-  node.runtime().runStage(description, partitions, [&](TaskContext& tc, int task_index) {
-    auto sink = make_sink(task_index);
-    node.iterate(tc, tc.partition, sink);
-    if (!tc.isCancelled()) finish(task_index, sink);
-  });
+  Runtime& runtime = node.runtime();
+  runtime.checkActive();
+  const int job_id = runtime.beginJob(description);
+  try {
+    materializeShuffles(node);
+    runtime.runStage(description, partitions, [&](TaskContext& tc, int task_index) {
+      auto sink = make_sink(task_index);
+      node.iterate(tc, tc.partition, sink);
+      if (tc.isCancelled()) return;
+      if constexpr (std::is_invocable_v<Finish&, int, decltype(sink)&, TaskContext&>) {
+        finish(task_index, sink, tc);
+      } else {
+        finish(task_index, sink);
+      }
+    });
+  } catch (...) {
+    runtime.endJob(job_id, std::current_exception());
+    throw;
+  }
+  runtime.endJob(job_id, nullptr);
 }
 
 std::vector<int> allPartitions(int num_partitions);

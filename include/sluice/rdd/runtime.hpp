@@ -5,10 +5,13 @@
 #include <absl/container/flat_hash_map.h>
 
 #include <atomic>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <sluice/error.hpp>
+#include <sluice/listener.hpp>
 #include <span>
 #include <string>
 #include <string_view>
@@ -17,6 +20,7 @@
 namespace sluice::detail {
 
 class Runtime;
+class ListenerBus;
 
 // What a running task knows about itself. One per task; not shared between threads.
 struct TaskContext {
@@ -24,6 +28,7 @@ struct TaskContext {
   int stage_id = 0;
   int partition = 0;
   const std::atomic<bool>* cancelled = nullptr;
+  TaskMetrics metrics;  // filled in as the task runs; reported in its onTaskEnd
   bool isCancelled() const noexcept {
     return cancelled != nullptr && cancelled->load(std::memory_order_relaxed);
   }
@@ -68,6 +73,14 @@ class ShuffleService {
   virtual std::vector<ShuffleBlock> fetch(int shuffle_id, int reduce_id) const = 0;
 };
 
+// Counts a map task's shuffle output and a reduce task's fetched blocks in the task's metrics.
+inline void countShuffleWrite(TaskContext& tc, const std::vector<ShuffleBlock>& blocks) {
+  for (const auto& b : blocks) tc.metrics.shuffle_records_written += static_cast<long long>(b.records);
+}
+inline void countShuffleRead(TaskContext& tc, const std::vector<ShuffleBlock>& blocks) {
+  for (const auto& b : blocks) tc.metrics.shuffle_records_read += static_cast<long long>(b.records);
+}
+
 using TaskFunction = std::function<void(TaskContext&, int task_index)>;
 
 // The shared state behind a Context: worker threads, ids, block store, shuffle service.
@@ -82,8 +95,18 @@ class Runtime {
   virtual ShuffleService& shuffleService() = 0;
   // Runs task(i) for i in [0, partitions.size()) on the worker threads, TaskContext::partition
   // being partitions[i]. The first exception cancels the stage and is rethrown as JobFailedError.
+  // The stage of the calling thread's innermost job (see beginJob), or of none.
   virtual void runStage(std::string_view description, std::span<const int> partitions,
                         const TaskFunction& task) = 0;
+  // A job is an action's stages: beginJob returns its id and makes it the calling thread's
+  // current job until endJob (jobs nest: an action run while preparing another). `failure` is
+  // null for a job that succeeded.
+  virtual int beginJob(std::string_view description) = 0;
+  virtual void endJob(int job_id, const std::exception_ptr& failure) = 0;
+  // Spark's local properties: per thread, copied into each job the thread submits.
+  virtual void setLocalProperty(const std::string& key, const std::optional<std::string>& value) = 0;
+  virtual std::optional<std::string> getLocalProperty(const std::string& key) const = 0;
+  virtual ListenerBus& listenerBus() = 0;
   virtual bool isStopped() const = 0;
   void checkActive() const {
     if (isStopped()) {

@@ -57,6 +57,7 @@ class CombiningShuffle final : public ShuffleDependencyBase {
     std::vector<ShuffleBlock> blocks;
     blocks.reserve(buckets.size());
     for (auto& b : buckets) blocks.push_back(ShuffleBlock{b, b->size()});
+    countShuffleWrite(tc, blocks);
     runtime_.shuffleService().putMapOutput(shuffleId(), map_id, std::move(blocks));
   }
 
@@ -92,6 +93,7 @@ class PartitioningShuffle final : public ShuffleDependencyBase {
     std::vector<ShuffleBlock> blocks;
     blocks.reserve(buckets.size());
     for (auto& b : buckets) blocks.push_back(ShuffleBlock{b, b->size()});
+    countShuffleWrite(tc, blocks);
     runtime_.shuffleService().putMapOutput(shuffleId(), map_id, std::move(blocks));
   }
 
@@ -128,6 +130,7 @@ class ShuffleReadNode final : public Node<T> {
  protected:
   void compute(TaskContext& tc, int partition, Sink<T>& out) override {
     auto blocks = this->runtime().shuffleService().fetch(dep_->shuffleId(), partition);
+    countShuffleRead(tc, blocks);
     if constexpr (std::is_same_v<Post, std::nullptr_t>) {
       for (const auto& block : blocks) pushStored(std::span<const T>(bucketOf<T>(block)), out, tc);
     } else {
@@ -168,6 +171,7 @@ class CombinedReadNode final : public Node<std::pair<K, C>> {
   void compute(TaskContext& tc, int partition, Sink<std::pair<K, C>>& out) override {
     using P = std::pair<K, C>;
     auto blocks = this->runtime().shuffleService().fetch(dep_->shuffleId(), partition);
+    countShuffleRead(tc, blocks);
     int non_empty = 0;
     const ShuffleBlock* only = nullptr;
     std::size_t largest = 0;

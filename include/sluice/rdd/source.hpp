@@ -23,6 +23,7 @@ class MemoryNode final : public Node<T> {
   void compute(TaskContext& tc, int partition, Sink<T>& out) override {
     auto begin = bounds_[static_cast<std::size_t>(partition)];
     auto end = bounds_[static_cast<std::size_t>(partition) + 1];
+    tc.metrics.records_read += static_cast<long long>(end - begin);
     pushStored(std::span<const T>(data_->data() + begin, end - begin), out, tc);
   }
 
@@ -60,6 +61,8 @@ class RangeNode final : public Node<long long> {
       buf.emplace(start_ + static_cast<long long>(i) * step_);
     }
     buf.flush();
+    tc.metrics.records_read += static_cast<long long>(bounds_[static_cast<std::size_t>(partition) + 1] -
+                                                      bounds_[static_cast<std::size_t>(partition)]);
   }
 
  private:

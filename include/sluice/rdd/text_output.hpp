@@ -41,6 +41,7 @@ class PartFileWriter {
   PartFileWriter(const PartFileWriter&) = delete;
   PartFileWriter& operator=(const PartFileWriter&) = delete;
   void write(std::string_view data);
+  long long bytesWritten() const noexcept { return bytes_written_; }
   // Flushes and syncs the file; throws IOError on failure.
   void close();
 
@@ -50,6 +51,7 @@ class PartFileWriter {
   int fd_ = -1;
   std::vector<char> buffer_;
   std::size_t used_ = 0;
+  long long bytes_written_ = 0;
 };
 
 }  // namespace sluice::detail

@@ -170,10 +170,11 @@ class StreamingCore : public std::enable_shared_from_this<StreamingCore> {
   // of their own, behind the batches).
   void flushCheckpoints();
 
+  // Listeners of this context's events, delivered by the Context's listener bus.
   void addListener(std::shared_ptr<StreamingListener> listener);
   void removeListener(const std::shared_ptr<StreamingListener>& listener);
-  // Calls f on every listener, catching and logging what they throw.
-  void postEvent(const std::function<void(StreamingListener&)>& f);
+  enum class ReceiverEvent { kStarted, kError, kStopped };
+  void postReceiverEvent(ReceiverEvent kind, const ReceiverInfo& info);
   // Records for the batch being generated (called by inputs from compute()).
   void reportInputRecords(int stream_id, long long records);
 
@@ -207,6 +208,8 @@ class StreamingCore : public std::enable_shared_from_this<StreamingCore> {
   bool inputsHavePendingData() const;
 
   Context& context_;
+  // The Context's runtime, kept for its listener bus: the core may outlive the Context.
+  std::shared_ptr<Runtime> runtime_;
   Duration batch_duration_;
   std::shared_ptr<Clock> clock_;
   StreamingConf conf_;
@@ -228,8 +231,6 @@ class StreamingCore : public std::enable_shared_from_this<StreamingCore> {
   int next_stream_id_ = 0;
   std::vector<std::pair<std::shared_ptr<InputBase>, std::shared_ptr<DStreamBase>>> inputs_;
   std::vector<std::shared_ptr<OutputBase>> outputs_;
-  std::vector<std::shared_ptr<StreamingListener>> listeners_;
-  std::mutex listeners_mu_;
   std::map<int, long long> batch_records_;
   std::mutex records_mu_;
   std::thread thread_;

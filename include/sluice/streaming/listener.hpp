@@ -1,7 +1,9 @@
 // StreamingListener: Spark's streaming events. Register with
-// StreamingContext::addStreamingListener. Callbacks run on the context's batch thread (batch and
-// output events) or on a receiver's thread (receiver events), one at a time per thread; a listener
-// shared between threads must synchronise its own state. A throwing callback is logged and ignored.
+// StreamingContext::addStreamingListener. Events are delivered by the Context's listener bus (see
+// <sluice/listener.hpp>): on the bus thread, one at a time, in the order they were posted, never
+// on the batch or receiver threads; a full queue drops events (counted). StreamingContext::stop
+// returns after the context's events have been delivered. A throwing callback is logged and
+// ignored.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +13,11 @@
 #include <string>
 
 namespace sluice {
+
+// The local properties (JobInfo::properties) that tie a streaming batch's jobs to the batch, as
+// in Spark: its time in milliseconds and the id of the output operation that ran the job.
+inline constexpr const char* kBatchTimeProperty = "spark.streaming.internal.batchTime";
+inline constexpr const char* kOutputOpIdProperty = "spark.streaming.internal.outputOpId";
 
 struct OutputOperationInfo {
   Time batch_time;
