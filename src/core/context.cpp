@@ -1,9 +1,9 @@
 #include <fmt/format.h>
 
+#include <limits>
 #include <sluice/context.hpp>
 #include <sluice/error.hpp>
 #include <sluice/log.hpp>
-#include <limits>
 #include <utility>
 
 #include "core/conf_parse.hpp"
@@ -37,8 +37,7 @@ Context::Context(const Conf& conf)
           parallelism_,
           static_cast<std::size_t>(detail::parseInteger(
               kQueueCapacityKey,
-              conf_.get(kQueueCapacityKey,
-                        std::to_string(detail::ListenerBus::kDefaultCapacity)),
+              conf_.get(kQueueCapacityKey, std::to_string(detail::ListenerBus::kDefaultCapacity)),
               1, std::numeric_limits<int>::max())))) {}
 
 Context::~Context() {

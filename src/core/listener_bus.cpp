@@ -48,6 +48,9 @@ void deliverStreaming(StreamingListener& l, const StreamingEvent& e) {
     case Kind::kOutputOperationCompleted:
       l.onOutputOperationCompleted(std::get<OutputOperationInfo>(e.info));
       return;
+    case Kind::kStateReport:
+    case Kind::kCheckpointWritten:
+      return;
   }
 }
 
@@ -80,7 +83,7 @@ void ListenerBus::changeListeners(Change change) {
   std::lock_guard lock(listeners_mu_);
   auto next = std::make_shared<Listeners>(*listeners_);
   change(*next);
-  has_listeners_.store(!next->spark.empty() || !next->streaming.empty(),
+  has_listeners_.store(!next->spark.empty() || !next->streaming.empty() || !next->observers.empty(),
                        std::memory_order_relaxed);
   listeners_ = std::move(next);
   std::lock_guard queue_lock(mu_);
@@ -106,7 +109,8 @@ void ListenerBus::addStreamingListener(const void* source,
 void ListenerBus::removeStreamingListener(const void* source,
                                           const std::shared_ptr<StreamingListener>& listener) {
   changeListeners([&](Listeners& l) {
-    std::erase_if(l.streaming, [&](const auto& e) { return e.first == source && e.second == listener; });
+    std::erase_if(l.streaming,
+                  [&](const auto& e) { return e.first == source && e.second == listener; });
   });
 }
 
@@ -114,6 +118,14 @@ void ListenerBus::removeStreamingListeners(const void* source) {
   changeListeners([&](Listeners& l) {
     std::erase_if(l.streaming, [&](const auto& e) { return e.first == source; });
   });
+}
+
+void ListenerBus::addObserver(std::shared_ptr<EventObserver> observer) {
+  changeListeners([&](Listeners& l) { l.observers.push_back(std::move(observer)); });
+}
+
+void ListenerBus::removeObserver(const std::shared_ptr<EventObserver>& observer) {
+  changeListeners([&](Listeners& l) { std::erase(l.observers, observer); });
 }
 
 void ListenerBus::post(ListenerEvent event) {
@@ -174,36 +186,40 @@ void ListenerBus::run() {
 }
 
 void ListenerBus::deliver(const Listeners& listeners, const ListenerEvent& event) {
-  std::visit(
-      Overloaded{
-          [&](const JobStartEvent& e) {
-            for (auto& l : listeners.spark) guarded("SparkListener", [&] { l->onJobStart(e.job); });
-          },
-          [&](const JobEndEvent& e) {
-            for (auto& l : listeners.spark) guarded("SparkListener", [&] { l->onJobEnd(e.job); });
-          },
-          [&](const StageSubmittedEvent& e) {
-            for (auto& l : listeners.spark)
-              guarded("SparkListener", [&] { l->onStageSubmitted(e.stage); });
-          },
-          [&](const StageCompletedEvent& e) {
-            for (auto& l : listeners.spark)
-              guarded("SparkListener", [&] { l->onStageCompleted(e.stage); });
-          },
-          [&](const TaskStartEvent& e) {
-            for (auto& l : listeners.spark)
-              guarded("SparkListener", [&] { l->onTaskStart(e.task); });
-          },
-          [&](const TaskEndEvent& e) {
-            for (auto& l : listeners.spark) guarded("SparkListener", [&] { l->onTaskEnd(e.task); });
-          },
-          [&](const StreamingEvent& e) {
-            for (auto& [source, l] : listeners.streaming) {
-              if (source == e.source) guarded("StreamingListener", [&] { deliverStreaming(*l, e); });
-            }
-          },
-      },
-      event);
+  for (auto& o : listeners.observers) guarded("EventObserver", [&] { o->onEvent(event); });
+  std::visit(Overloaded{
+                 [&](const JobStartEvent& e) {
+                   for (auto& l : listeners.spark)
+                     guarded("SparkListener", [&] { l->onJobStart(e.job); });
+                 },
+                 [&](const JobEndEvent& e) {
+                   for (auto& l : listeners.spark)
+                     guarded("SparkListener", [&] { l->onJobEnd(e.job); });
+                 },
+                 [&](const StageSubmittedEvent& e) {
+                   for (auto& l : listeners.spark)
+                     guarded("SparkListener", [&] { l->onStageSubmitted(e.stage); });
+                 },
+                 [&](const StageCompletedEvent& e) {
+                   for (auto& l : listeners.spark)
+                     guarded("SparkListener", [&] { l->onStageCompleted(e.stage); });
+                 },
+                 [&](const TaskStartEvent& e) {
+                   for (auto& l : listeners.spark)
+                     guarded("SparkListener", [&] { l->onTaskStart(e.task); });
+                 },
+                 [&](const TaskEndEvent& e) {
+                   for (auto& l : listeners.spark)
+                     guarded("SparkListener", [&] { l->onTaskEnd(e.task); });
+                 },
+                 [&](const StreamingEvent& e) {
+                   for (auto& [source, l] : listeners.streaming) {
+                     if (source == e.source)
+                       guarded("StreamingListener", [&] { deliverStreaming(*l, e); });
+                   }
+                 },
+             },
+             event);
 }
 
 bool ListenerBus::waitUntilEmpty(std::chrono::milliseconds timeout) {

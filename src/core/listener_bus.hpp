@@ -14,6 +14,8 @@
 #include <mutex>
 #include <sluice/listener.hpp>
 #include <sluice/streaming/listener.hpp>
+#include <sluice/streaming/time.hpp>
+#include <string>
 #include <thread>
 #include <variant>
 #include <vector>
@@ -39,7 +41,26 @@ struct TaskEndEvent {
   TaskInfo task;
 };
 
+// A stateful stream's state after a batch committed: Sluice's addition to Spark's events.
+struct StateReport {
+  Time batch_time;
+  int stream_id = 0;
+  std::string name;  // the stream's identity: its uid, or operation@id
+  long long keys = 0;
+  long long bytes = 0;  // estimated in-memory size, or the database's for the rocksdb backend
+};
+
+// A checkpoint written to the checkpoint directory.
+struct CheckpointReport {
+  Time batch_time;
+  std::int64_t duration_ms = 0;
+  long long bytes = 0;
+  bool full = false;  // a full save of every stream's state, not an increment
+};
+
 // A streaming event goes to the listeners of the StreamingContext that posted it (`source`).
+// kStateReport and kCheckpointWritten reach EventObservers only (StreamingListener has no
+// callback for them).
 struct StreamingEvent {
   enum class Kind {
     kStreamingStarted,
@@ -51,16 +72,29 @@ struct StreamingEvent {
     kBatchCompleted,
     kOutputOperationStarted,
     kOutputOperationCompleted,
+    kStateReport,
+    kCheckpointWritten,
   };
   const void* source = nullptr;
   Kind kind = Kind::kStreamingStarted;
-  std::int64_t time_ms = 0;  // kStreamingStarted
-  std::variant<std::monostate, ReceiverInfo, BatchInfo, OutputOperationInfo> info;
+  std::int64_t time_ms = 0;                                // kStreamingStarted
+  std::int64_t batch_duration_ms = 0;                      // kStreamingStarted
+  std::vector<std::pair<int, std::string>> input_streams;  // kStreamingStarted: id and name
+  std::variant<std::monostate, ReceiverInfo, BatchInfo, OutputOperationInfo, StateReport,
+               CheckpointReport>
+      info;
 };
 
-using ListenerEvent = std::variant<JobStartEvent, JobEndEvent, StageSubmittedEvent,
-                                   StageCompletedEvent, TaskStartEvent, TaskEndEvent,
-                                   StreamingEvent>;
+using ListenerEvent =
+    std::variant<JobStartEvent, JobEndEvent, StageSubmittedEvent, StageCompletedEvent,
+                 TaskStartEvent, TaskEndEvent, StreamingEvent>;
+
+// Sees every event as posted, of every StreamingContext: the web UI's status store.
+class EventObserver {
+ public:
+  virtual ~EventObserver() = default;
+  virtual void onEvent(const ListenerEvent& event) = 0;
+};
 
 class ListenerBus {
  public:
@@ -79,6 +113,8 @@ class ListenerBus {
   void removeStreamingListener(const void* source,
                                const std::shared_ptr<StreamingListener>& listener);
   void removeStreamingListeners(const void* source);
+  void addObserver(std::shared_ptr<EventObserver> observer);
+  void removeObserver(const std::shared_ptr<EventObserver>& observer);
 
   // True while some listener is registered: without one, posting is a no-op and callers may
   // skip building the event.
@@ -97,6 +133,7 @@ class ListenerBus {
   struct Listeners {
     std::vector<std::shared_ptr<SparkListener>> spark;
     std::vector<std::pair<const void*, std::shared_ptr<StreamingListener>>> streaming;
+    std::vector<std::shared_ptr<EventObserver>> observers;
   };
   template <class Change>
   void changeListeners(Change change);

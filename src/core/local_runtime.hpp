@@ -1,10 +1,9 @@
 // The Runtime of a local[N] Context: a oneTBB arena of N threads runs the tasks of each stage.
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
 #include <tbb/global_control.h>
 #include <tbb/task_arena.h>
-
-#include <absl/container/flat_hash_map.h>
 
 #include <atomic>
 #include <cstdint>

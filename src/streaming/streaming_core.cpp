@@ -410,6 +410,9 @@ void StreamingCore::start() {
   started.source = this;
   started.kind = StreamingEvent::Kind::kStreamingStarted;
   started.time_ms = clock_->nowMs();
+  started.batch_duration_ms = batch_duration_.count();
+  for (auto& [input, node] : inputs)
+    started.input_streams.emplace_back(input->streamId(), input->inputName());
   runtime_->listenerBus().post(std::move(started));
 }
 

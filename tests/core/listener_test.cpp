@@ -190,16 +190,24 @@ TEST(ListenerBus, WithoutListenersNothingIsQueued) {
 // Everything the engine reports, in delivery order.
 class EventLog : public sluice::SparkListener {
  public:
-  void onJobStart(const JobInfo& j) override { add("jobStart", [&] { job_starts.push_back(j); }); }
-  void onJobEnd(const JobInfo& j) override { add("jobEnd", [&] { job_ends.push_back(j); }); }
+  void onJobStart(const JobInfo& j) override {
+    add("jobStart", [&] { job_starts.push_back(j); });
+  }
+  void onJobEnd(const JobInfo& j) override {
+    add("jobEnd", [&] { job_ends.push_back(j); });
+  }
   void onStageSubmitted(const StageInfo& s) override {
     add("stageSubmitted", [&] { stages_submitted.push_back(s); });
   }
   void onStageCompleted(const StageInfo& s) override {
     add("stageCompleted", [&] { stages_completed.push_back(s); });
   }
-  void onTaskStart(const TaskInfo& t) override { add("taskStart", [&] { task_starts.push_back(t); }); }
-  void onTaskEnd(const TaskInfo& t) override { add("taskEnd", [&] { task_ends.push_back(t); }); }
+  void onTaskStart(const TaskInfo& t) override {
+    add("taskStart", [&] { task_starts.push_back(t); });
+  }
+  void onTaskEnd(const TaskInfo& t) override {
+    add("taskEnd", [&] { task_ends.push_back(t); });
+  }
 
   std::vector<std::string> kinds;
   std::vector<JobInfo> job_starts, job_ends;

@@ -75,7 +75,8 @@ class ShuffleService {
 
 // Counts a map task's shuffle output and a reduce task's fetched blocks in the task's metrics.
 inline void countShuffleWrite(TaskContext& tc, const std::vector<ShuffleBlock>& blocks) {
-  for (const auto& b : blocks) tc.metrics.shuffle_records_written += static_cast<long long>(b.records);
+  for (const auto& b : blocks)
+    tc.metrics.shuffle_records_written += static_cast<long long>(b.records);
 }
 inline void countShuffleRead(TaskContext& tc, const std::vector<ShuffleBlock>& blocks) {
   for (const auto& b : blocks) tc.metrics.shuffle_records_read += static_cast<long long>(b.records);
@@ -104,7 +105,8 @@ class Runtime {
   virtual int beginJob(std::string_view description) = 0;
   virtual void endJob(int job_id, const std::exception_ptr& failure) = 0;
   // Spark's local properties: per thread, copied into each job the thread submits.
-  virtual void setLocalProperty(const std::string& key, const std::optional<std::string>& value) = 0;
+  virtual void setLocalProperty(const std::string& key,
+                                const std::optional<std::string>& value) = 0;
   virtual std::optional<std::string> getLocalProperty(const std::string& key) const = 0;
   virtual ListenerBus& listenerBus() = 0;
   virtual bool isStopped() const = 0;

@@ -61,8 +61,9 @@ class RangeNode final : public Node<long long> {
       buf.emplace(start_ + static_cast<long long>(i) * step_);
     }
     buf.flush();
-    tc.metrics.records_read += static_cast<long long>(bounds_[static_cast<std::size_t>(partition) + 1] -
-                                                      bounds_[static_cast<std::size_t>(partition)]);
+    tc.metrics.records_read +=
+        static_cast<long long>(bounds_[static_cast<std::size_t>(partition) + 1] -
+                               bounds_[static_cast<std::size_t>(partition)]);
   }
 
  private:
