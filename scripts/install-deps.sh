@@ -8,6 +8,8 @@ packages=(
   libtbb-dev libabsl-dev libfmt-dev libspdlog-dev libcereal-dev
   libgtest-dev libgmock-dev libbenchmark-dev libzstd-dev librocksdb-dev strace
   libcli11-dev bible-kjv netcat-openbsd
+  libcpp-httplib-dev nlohmann-json3-dev libjs-chart.js
+  chromium chromium-driver python3-selenium prometheus
 )
 
 missing=()

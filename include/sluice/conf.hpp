@@ -7,6 +7,9 @@
 // spark.ui.* and the streaming settings (spark.streaming.*, sluice.streaming.*,
 // sluice.checkpoint.*); docs/configuration.md lists them. A Context keeps a copy of the Conf it
 // was made from, and its StreamingContexts start from that copy's streaming settings.
+// Defaults come from the environment, as SparkConf's come from the JVM's spark.* system
+// properties: every environment variable whose name starts with "spark." or "sluice." is set
+// first, e.g. `env spark.ui.port=4050 ./app` (Conf(false) skips them).
 // Thread-safety: a value type, like std::map: concurrent reads are safe, a write needs exclusive
 // access.
 #pragma once
@@ -21,6 +24,10 @@ namespace sluice {
 
 class Conf {
  public:
+  // With `load_defaults`, sets the spark.* and sluice.* environment variables (see above);
+  // throws InvalidArgumentError naming the variable when one is unknown or has a bad value.
+  explicit Conf(bool load_defaults = true);
+
   // Throws InvalidArgumentError for an unknown key or a bad value; the Conf is then unchanged.
   Conf& set(const std::string& key, const std::string& value);
   Conf& setMaster(const std::string& master) { return set("spark.master", master); }

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <utility>
 
+#include <unistd.h>  // environ
+
 #include "core/conf_parse.hpp"
 
 namespace sluice {
@@ -40,6 +42,22 @@ constexpr std::array<std::pair<std::string_view, Check>, 8> kChecks{{
 }};
 
 }  // namespace
+
+Conf::Conf(bool load_defaults) {
+  if (!load_defaults) return;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const std::string_view var(*entry);
+    if (!var.starts_with("spark.") && !var.starts_with("sluice.")) continue;
+    const auto eq = var.find('=');
+    if (eq == std::string_view::npos) continue;
+    const std::string key(var.substr(0, eq));
+    try {
+      set(key, std::string(var.substr(eq + 1)));
+    } catch (const InvalidArgumentError& e) {
+      throw InvalidArgumentError(fmt::format("environment variable {}: {}", key, e.what()));
+    }
+  }
+}
 
 Conf& Conf::set(const std::string& key, const std::string& value) {
   const auto* check = std::find_if(kChecks.begin(), kChecks.end(),

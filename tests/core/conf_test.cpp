@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <sluice/sluice.hpp>
 #include <sluice/streaming.hpp>
@@ -213,6 +214,43 @@ TEST(Conf, StreamingSettingsAreRefusedAfterStart) {
   EXPECT_EQ(ssc.conf().block_interval, 200ms);
   ssc.stop(false);
   EXPECT_THROW(ssc.conf().set("spark.streaming.unpersist", "false"), sluice::IllegalStateError);
+}
+
+// Sets an environment variable for the life of the object.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) { ::setenv(name, value, 1); }
+  ~ScopedEnv() { ::unsetenv(name_); }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  const char* name_;
+};
+
+TEST(Conf, DefaultsComeFromSparkEnvironmentVariables) {
+  ScopedEnv port("spark.ui.port", "4050");
+  ScopedEnv interval("spark.streaming.blockInterval", "150ms");
+  ScopedEnv other("SPARK_UI_PORT", "1");  // not a key: ignored
+  EXPECT_EQ(sluice::Conf().get("spark.ui.port"), "4050");
+  EXPECT_FALSE(sluice::Conf(false).contains("spark.ui.port"));
+  // Explicit settings win over the defaults.
+  EXPECT_EQ(sluice::Conf().set("spark.ui.port", "4060").get("spark.ui.port"), "4060");
+  sluice::Context sc("local[1]", "envDefaults");
+  EXPECT_EQ(sc.getConf().get("spark.ui.port"), "4050");
+  sluice::StreamingContext ssc(sc, 1s, std::make_shared<sluice::ManualClock>());
+  EXPECT_EQ(ssc.conf().block_interval, 150ms);
+}
+
+TEST(Conf, ABadEnvironmentDefaultNamesTheVariable) {
+  ScopedEnv port("spark.ui.port", "40x");
+  try {
+    sluice::Conf conf;
+    ADD_FAILURE() << "took spark.ui.port=40x";
+  } catch (const sluice::InvalidArgumentError& e) {
+    EXPECT_NE(std::string(e.what()).find("environment variable spark.ui.port"), std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace
