@@ -406,7 +406,8 @@ std::string checkpointPath(const std::string& dir, std::int64_t time_ms) {
   return joinPath(dir, fileName(time_ms));
 }
 
-void writeCheckpointFile(FileSystem& fs, const std::string& dir, const CheckpointFile& file) {
+std::uint64_t writeCheckpointFile(FileSystem& fs, const std::string& dir,
+                                  const CheckpointFile& file) {
   const std::string path = checkpointPath(dir, file.time_ms);
   // Reject what the reader would refuse before touching the disk.
   if (file.time_ms < 0) {
@@ -442,6 +443,7 @@ void writeCheckpointFile(FileSystem& fs, const std::string& dir, const Checkpoin
   const std::string temp_path =
       joinPath(dir, fmt::format("{}{:013d}{}", kTempPrefix, file.time_ms, kTempSuffix));
   std::unique_ptr<WritableFile> out;
+  std::uint64_t written = 0;
   try {
     out = fs.newWritableFile(temp_path);
     // Sections are encoded and appended one at a time so that at most one compressed copy of a
@@ -449,6 +451,7 @@ void writeCheckpointFile(FileSystem& fs, const std::string& dir, const Checkpoin
     std::uint32_t file_crc = 0;
     auto append = [&](std::string_view bytes) {
       if (bytes.empty()) return;
+      written += bytes.size();
       out->append(bytes);
       file_crc = crc32c(bytes, file_crc);
     };
@@ -518,6 +521,7 @@ void writeCheckpointFile(FileSystem& fs, const std::string& dir, const Checkpoin
   }
   // The new file is complete and in place; this makes its name durable.
   fs.syncDirectory(dir);
+  return written;
 }
 
 CheckpointFile readCheckpointFile(FileSystem& fs, const std::string& path) {

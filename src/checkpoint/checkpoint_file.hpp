@@ -69,7 +69,9 @@ bool isCheckpointTemporary(std::string_view name);
 // IOError when a step fails; before the rename that removes the temporary (when it can) and
 // leaves every existing file untouched. A failure of the final directory fsync leaves the new,
 // complete file in place (whether it survives a crash is unknown) and still throws.
-void writeCheckpointFile(FileSystem& fs, const std::string& dir, const CheckpointFile& file);
+// Returns the file's size in bytes.
+std::uint64_t writeCheckpointFile(FileSystem& fs, const std::string& dir,
+                                  const CheckpointFile& file);
 
 // Reads `path` and validates all of it: magic numbers, format version, header and section
 // checksums, decompression to the recorded sizes, the whole-file checksum in the trailer. So a

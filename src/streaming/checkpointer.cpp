@@ -74,12 +74,15 @@ std::string mismatch(const char* what, const std::vector<std::string>& saved,
 }  // namespace
 
 Checkpointer::Checkpointer(std::shared_ptr<FileSystem> fs, std::string dir, int keep,
-                           ErrorHandler on_error, RetainedHandler on_retained)
+                           ErrorHandler on_error, RetainedHandler on_retained,
+                           std::shared_ptr<Clock> clock, WrittenHandler on_written)
     : fs_(std::move(fs)),
       dir_(std::move(dir)),
       keep_(keep),
       on_error_(std::move(on_error)),
-      on_retained_(std::move(on_retained)) {}
+      on_retained_(std::move(on_retained)),
+      clock_(std::move(clock)),
+      on_written_(std::move(on_written)) {}
 
 Checkpointer::~Checkpointer() {
   {
@@ -183,10 +186,22 @@ void Checkpointer::writerLoop() {
     writing_ = true;
     lock.unlock();
     std::exception_ptr error;
+    Written written;
+    written.time = Time(item.file.time_ms);
+    written.full = item.file.depends_on.empty();
+    const std::int64_t started = clock_ ? clock_->nowMs() : 0;
     try {
-      writeNow(item.file);
+      written.bytes = writeNow(item.file);
     } catch (...) {
       error = std::current_exception();
+    }
+    if (!error && on_written_) {
+      written.duration_ms = clock_ ? clock_->nowMs() - started : 0;
+      try {
+        on_written_(written);
+      } catch (...) {
+        log(LogLevel::kError, "The checkpoint written handler threw");
+      }
     }
     if (error && on_error_) {
       try {
@@ -202,10 +217,11 @@ void Checkpointer::writerLoop() {
   }
 }
 
-void Checkpointer::writeNow(const CheckpointFile& file) {
-  writeCheckpointFile(*fs_, dir_, file);
+std::uint64_t Checkpointer::writeNow(const CheckpointFile& file) {
+  const std::uint64_t bytes = writeCheckpointFile(*fs_, dir_, file);
   known_[file.time_ms] = file.depends_on;
   retain();
+  return bytes;
 }
 
 void Checkpointer::retain() {

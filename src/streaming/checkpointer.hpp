@@ -29,6 +29,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <sluice/streaming/clock.hpp>
 #include <sluice/streaming/time.hpp>
 #include <string>
 #include <thread>
@@ -60,9 +61,20 @@ class Checkpointer {
   // oldest checkpoint kept: what a restart may fall back to, so inputs may forget what only older
   // batches needed.
   using RetainedHandler = std::function<void(Time oldest_kept)>;
+  // `on_written` is called on the writer thread after each successful write: the checkpoint's
+  // batch time, the file's size, whether it is full (depends on no older file), and how long
+  // the write took on `clock`.
+  struct Written {
+    Time time;
+    std::uint64_t bytes = 0;
+    bool full = false;
+    std::int64_t duration_ms = 0;
+  };
+  using WrittenHandler = std::function<void(const Written&)>;
 
   Checkpointer(std::shared_ptr<FileSystem> fs, std::string dir, int keep,
-               ErrorHandler on_error = {}, RetainedHandler on_retained = {});
+               ErrorHandler on_error = {}, RetainedHandler on_retained = {},
+               std::shared_ptr<Clock> clock = nullptr, WrittenHandler on_written = {});
   // Waits for the queued files to be written.
   ~Checkpointer();
   Checkpointer(const Checkpointer&) = delete;
@@ -105,13 +117,16 @@ class Checkpointer {
   int keep_;
   ErrorHandler on_error_;
   RetainedHandler on_retained_;
+  std::shared_ptr<Clock> clock_;
+  WrittenHandler on_written_;
 
   struct Queued {
     CheckpointFile file;
     std::uint64_t failures_seen;  // writer failures when it was encoded
   };
   void writerLoop();
-  void writeNow(const CheckpointFile& file);
+  // Returns the file's size.
+  std::uint64_t writeNow(const CheckpointFile& file);
   // The meta of `newest`; throws CheckpointError when it does not fit the graph.
   CheckpointMeta checkFits(const CheckpointFile& newest, std::int64_t batch_ms,
                            const std::vector<Stateful>& stateful,

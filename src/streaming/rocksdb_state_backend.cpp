@@ -239,6 +239,16 @@ class RocksDbBackend final : public KeyValueBackend {
 
   int savedPartitions() const override { return saved_partitions_; }
 
+  StateSize approximateSize() const override {
+    auto property = [&](const char* name) {
+      std::uint64_t value = 0;
+      db_->GetIntProperty(name, &value);
+      return static_cast<long long>(value);
+    };
+    return {property("rocksdb.estimate-num-keys"),
+            property("rocksdb.total-sst-files-size") + property("rocksdb.cur-size-all-mem-tables")};
+  }
+
   void repartition(int partitions,
                    const std::function<int(std::string_view)>& partition_of) override {
     const int old = saved_partitions_;

@@ -215,8 +215,17 @@ std::unique_ptr<Checkpointer> StreamingCore::makeCheckpointer() {
   auto on_retained = [this](Time oldest) {
     for (auto& [identity, input] : checkpointedInputs()) input->checkpointsKeptFrom(oldest);
   };
+  auto on_written = [this](const Checkpointer::Written& w) {
+    CheckpointReport report;
+    report.batch_time = w.time;
+    report.duration_ms = w.duration_ms;
+    report.bytes = static_cast<long long>(w.bytes);
+    report.full = w.full;
+    postStreamingEvent(*runtime_, this, StreamingEvent::Kind::kCheckpointWritten, report);
+  };
   return std::make_unique<Checkpointer>(fs_, checkpoint_dir_, conf_.checkpoints_retained,
-                                        std::move(on_error), std::move(on_retained));
+                                        std::move(on_error), std::move(on_retained), clock_,
+                                        std::move(on_written));
 }
 
 void StreamingCore::writeCheckpoint(Time t, bool all_state) {
@@ -604,6 +613,13 @@ void StreamingCore::runBatch(Time t) {
   // checkpoint records the batch as done.
   crashPoint("batch-computed");
   for (auto& [identity, stream] : stateful_) stream->stateStore()->finishBatch();
+  if (runtime_->listenerBus().hasListeners()) {
+    for (auto& [identity, stream] : stateful_) {
+      const StateSize size = stream->stateStore()->stateSize();
+      StateReport report{t, stream->id(), identity, size.keys, size.bytes};
+      postStreamingEvent(*runtime_, this, StreamingEvent::Kind::kStateReport, report);
+    }
+  }
   try {
     writeCheckpoint(t, false);
   } catch (const std::exception& e) {

@@ -221,6 +221,19 @@ class StateNode final : public DStreamNode<std::pair<K, S>> {
         parts_[p] = std::make_shared<const std::vector<P>>(std::move(parts[p]));
     }
 
+    StateSize stateSize() const override {
+      if (backend() != nullptr) return backend()->approximateSize();
+      long long keys = 0;
+      for (const auto& part : parts_) keys += static_cast<long long>(part->size());
+      return sampledStateSize(keys, [&](auto&& f) {
+        for (const auto& part : parts_) {
+          for (const auto& entry : *part) {
+            if (!f(deepBytes(entry))) return;
+          }
+        }
+      });
+    }
+
    protected:
     void commit(StateVersionBase& base) override {
       auto& version = static_cast<Version&>(base);
@@ -476,6 +489,22 @@ class MapWithStateNode final : public DStreamNode<M> {
         std::sort(queue.begin(), queue.end(),
                   [](const auto& a, const auto& b) { return a.first < b.first; });
       }
+    }
+
+    StateSize stateSize() const override {
+      if (backend() != nullptr) return backend()->approximateSize();
+      long long keys = 0;
+      for (const auto& part : parts_) keys += static_cast<long long>(part.map.size());
+      return sampledStateSize(keys, [&](auto&& f) {
+        for (const auto& part : parts_) {
+          for (const auto& entry : part.map) {
+            if (!f(deepBytes(entry.first) + deepBytes(entry.second.value) +
+                   sizeof(entry.second.updated_ms))) {
+              return;
+            }
+          }
+        }
+      });
     }
 
    protected:

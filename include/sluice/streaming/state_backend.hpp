@@ -18,6 +18,14 @@ namespace sluice::detail {
 
 class FileSystem;
 
+// How big a store's committed state is, for the web UI and metrics: its key count and an
+// estimate of its size in bytes (in memory: sampled entries times the key count; with the rocksdb
+// backend: the database's own estimates of keys and of table and memtable bytes).
+struct StateSize {
+  long long keys = 0;
+  long long bytes = 0;
+};
+
 // A saved state that cannot be read back (missing, truncated, corrupt), as opposed to one that
 // does not fit the running graph or configuration: recovery then tries an older checkpoint.
 class DamagedStateError : public CheckpointError {
@@ -59,6 +67,8 @@ class KeyValueBackend {
   // Moves every key to partition_of(key) among `partitions` partitions.
   virtual void repartition(int partitions,
                            const std::function<int(std::string_view)>& partition_of) = 0;
+  // Cheap estimates (no scan of the keys); may run beside readers.
+  virtual StateSize approximateSize() const = 0;
 };
 
 // Opens a fresh RocksDB database for one store under `local_dir` (created when missing); `name`

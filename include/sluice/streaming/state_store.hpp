@@ -26,11 +26,47 @@
 #include <sluice/streaming/state_backend.hpp>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace sluice::detail {
 
 class StreamingCore;
+
+// Estimated bytes of a value with what it owns on the heap: strings' buffers, the elements of
+// containers and optionals, pairs and tuples' members; any other type counts its sizeof.
+template <class T>
+std::size_t deepBytes(const T& x) {
+  if constexpr (std::is_same_v<T, std::string>) {
+    return sizeof(T) + (x.capacity() > 15 ? x.capacity() + 1 : 0);  // beyond the inline buffer
+  } else if constexpr (requires { x.first; x.second; }) {
+    return deepBytes(x.first) + deepBytes(x.second) + sizeof(T) - sizeof(x.first) -
+           sizeof(x.second);
+  } else if constexpr (requires { x.has_value(); *x; }) {
+    return x ? sizeof(T) - sizeof(*x) + deepBytes(*x) : sizeof(T);
+  } else if constexpr (requires { x.begin(); x.end(); x.size(); }) {
+    std::size_t n = sizeof(T);
+    for (const auto& e : x) n += deepBytes(e);
+    return n;
+  } else {
+    return sizeof(T);
+  }
+}
+
+// A state's size from `keys` entries: the bytes of the first few entries that `sample_entries`
+// offers (it calls f(bytes of an entry) until f returns false), scaled to all of them. Costs a
+// few dozen entries, whatever the state's size.
+template <class SampleEntries>
+StateSize sampledStateSize(long long keys, SampleEntries&& sample_entries) {
+  constexpr long long kSample = 64;
+  long long sampled = 0;
+  long long sampled_bytes = 0;
+  sample_entries([&](std::size_t entry_bytes) {
+    sampled_bytes += static_cast<long long>(entry_bytes);
+    return ++sampled < kSample;
+  });
+  return {keys, sampled == 0 ? 0 : sampled_bytes * keys / sampled};
+}
 
 // One version of a store: batch time t's next state, computed from the committed state at base.
 class StateVersionBase {
@@ -95,6 +131,9 @@ class StateStoreBase {
   // target.dir the state was saved with. Throws DamagedStateError when the bytes do not decode or
   // the saved state is damaged, CheckpointError when it was saved by the other backend.
   virtual void restoreState(std::string_view bytes, bool full, const std::string& dir) = 0;
+
+  // The committed state's key count and estimated size; batch thread, between batches.
+  virtual StateSize stateSize() const = 0;
 
   // Keeps the committed state in `backend` from now on; called before the first batch and before
   // a restore, while the store is empty.

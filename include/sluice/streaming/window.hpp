@@ -296,6 +296,19 @@ class ReducedWindowedNode final : public DStreamNode<std::pair<K, V>> {
       }
     }
 
+    StateSize stateSize() const override {
+      if (backend() != nullptr) return backend()->approximateSize();
+      long long keys = 0;
+      for (const auto& part : parts_) keys += static_cast<long long>(part.index.size());
+      return sampledStateSize(keys, [&](auto&& f) {
+        for (const auto& part : parts_) {
+          for (const auto& [key, slot] : part.index) {
+            if (!f(deepBytes(part.slots.get(slot)))) return;
+          }
+        }
+      });
+    }
+
    protected:
     void commit(StateVersionBase& base) override {
       auto& version = static_cast<Version&>(base);
