@@ -3,8 +3,11 @@
 // batches are processed faster than the batch interval. Also at 100 ms and 10 ms batches, the cost
 // of an empty batch, and what one socket receiver ingests from a local sender; first, the same
 // per-record work as a batch job and with no engine, for comparison.
-// Usage: streaming_bench CORPUS [--quick | --point BATCH_MS MB_PER_S]
+// Usage: streaming_bench CORPUS [--quick | --point BATCH_MS MB_PER_S | --ui MB_PER_S]
 // --point times one rate at one batch interval (for profiling and quick comparisons).
+// --ui compares the web UI off and on in the same run: the empty-batch cost, and the windowed
+// word count's mean batch time at 1 s batches and the given rate (its sustainable rate scales
+// with the inverse of that time).
 // A manual clock drives the batches, so a batch starts as soon as the previous one is done and
 // its wall time is its processing time.
 #include <netinet/in.h>
@@ -134,9 +137,19 @@ double cpuSeconds() {
 
 // Runs `warmup + measured` batches of `bytes_per_batch` text each through the windowed word count
 // and times the measured ones.
+// A Context for a benchmark, with the web UI (on an ephemeral port) or without.
+sluice::Conf benchConf(const std::string& master, const std::string& name, bool ui) {
+  return sluice::Conf(false)
+      .setMaster(master)
+      .setAppName(name)
+      .set("spark.ui.enabled", ui ? "true" : "false")
+      .set("spark.ui.port", "0");
+}
+
 Trial runWindowed(const std::vector<std::string>& corpus, Duration batch, Duration window,
-                  std::size_t bytes_per_batch, int warmup, int measured, int threads) {
-  sluice::Context sc("local[" + std::to_string(threads) + "]", "streamingBench");
+                  std::size_t bytes_per_batch, int warmup, int measured, int threads,
+                  bool ui = false) {
+  sluice::Context sc(benchConf("local[" + std::to_string(threads) + "]", "streamingBench", ui));
   auto clock = std::make_shared<sluice::ManualClock>();
   sluice::StreamingContext ssc(sc, batch, clock);
   std::deque<sluice::RDD<std::string>> queue;
@@ -225,8 +238,9 @@ void findSustainableRate(const std::vector<std::string>& corpus, Duration batch,
               static_cast<long long>(batch.count()), low / 1e6, low / avg_line);
 }
 
-void emptyBatchOverhead() {
-  sluice::Context sc("local[2]", "emptyBatches");
+// Microseconds per empty batch.
+double emptyBatchMicros(bool ui) {
+  sluice::Context sc(benchConf("local[2]", "emptyBatches", ui));
   auto clock = std::make_shared<sluice::ManualClock>();
   sluice::StreamingContext ssc(sc, Duration(10), clock);
   auto stream = ssc.queueStream(std::deque<sluice::RDD<int>>{}, true,
@@ -244,10 +258,38 @@ void emptyBatchOverhead() {
   }
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   ssc.stop(false);
+  return seconds / batches * 1e6;
+}
+
+void emptyBatchOverhead() {
   std::printf(
-      "empty batch (queue -> map -> foreachRDD(count), local[2]): %.1f us per batch over %d "
+      "empty batch (queue -> map -> foreachRDD(count), local[2]): %.1f us per batch over 20000 "
       "batches\n\n",
-      seconds / batches * 1e6, batches);
+      emptyBatchMicros(false));
+}
+
+// The web UI off and on, alternated three times; best of each.
+void uiOverhead(const std::vector<std::string>& corpus, double rate) {
+  double empty[2] = {1e30, 1e30};
+  double windowed[2] = {1e30, 1e30};
+  const Duration batch(1000);
+  const auto bytes = static_cast<std::size_t>(rate);
+  for (int round = 0; round < 3; ++round) {
+    for (int ui = 0; ui < 2; ++ui) {
+      empty[ui] = std::min(empty[ui], emptyBatchMicros(ui == 1));
+      Trial t = runWindowed(corpus, batch, Duration(30000), bytes, 31, 5, 2, ui == 1);
+      windowed[ui] = std::min(windowed[ui], t.mean_batch_seconds);
+      std::printf("  round %d, UI %s: empty batch %.1f us, windowed mean batch %.4f s\n", round + 1,
+                  ui == 1 ? "on " : "off", empty[ui], t.mean_batch_seconds);
+      std::fflush(stdout);
+    }
+  }
+  std::printf(
+      "web UI off / on, best of 3 each:\n"
+      "  empty batch: %.1f us / %.1f us\n"
+      "  windowed word count at %.1f MB/s, 1 s batches: mean batch %.4f s / %.4f s; sustainable "
+      "rate with the UI on = %.3fx off\n",
+      empty[0], empty[1], rate / 1e6, windowed[0], windowed[1], windowed[0] / windowed[1]);
 }
 
 void socketIngestion(const std::vector<std::string>& corpus, double seconds) {
@@ -301,7 +343,9 @@ void socketIngestion(const std::vector<std::string>& corpus, double seconds) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: streaming_bench CORPUS [--quick | --point BATCH_MS MB_PER_S]\n");
+    std::fprintf(stderr,
+                 "usage: streaming_bench CORPUS [--quick | --point BATCH_MS MB_PER_S | --ui "
+                 "MB_PER_S]\n");
     return 2;
   }
   const bool quick = argc > 2 && std::string(argv[2]) == "--quick";
@@ -309,6 +353,10 @@ int main(int argc, char** argv) {
   if (corpus.empty()) {
     std::fprintf(stderr, "streaming_bench: %s has no lines\n", argv[1]);
     return 2;
+  }
+  if (argc == 4 && std::string(argv[2]) == "--ui") {
+    uiOverhead(corpus, std::stod(argv[3]) * 1e6);
+    return 0;
   }
   if (argc == 5 && std::string(argv[2]) == "--point") {
     const Duration batch(std::stoll(argv[3]));
