@@ -99,6 +99,7 @@ void ReceiverSupervisor::restart(const std::string& message, std::optional<Durat
   }
   auto i = info(true);
   i.last_error_message = message;
+  i.last_error_time_ms = core_->clock().nowMs();
   core_->postReceiverEvent(StreamingCore::ReceiverEvent::kError, i);
 }
 
@@ -141,6 +142,7 @@ void ReceiverSupervisor::reportError(const std::string& message) {
   log(LogLevel::kWarn, fmt::format("Receiver {} reported an error: {}", name_, message));
   auto i = info(true);
   i.last_error_message = message;
+  i.last_error_time_ms = core_->clock().nowMs();
   core_->postReceiverEvent(StreamingCore::ReceiverEvent::kError, i);
 }
 

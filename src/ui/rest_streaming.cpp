@@ -71,7 +71,6 @@ Json statistics(const StreamingData& data) {
 }
 
 // Spark lists every input stream here, with what its receiver (if any) last reported.
-// lastErrorTime is never given: Sluice's receiver events carry no time.
 Json receiverJson(const StreamingData& data, int stream_id) {
   const auto receiver = data.receivers.find(stream_id);
   const ReceiverInfo* info = receiver == data.receivers.end() ? nullptr : &receiver->second;
@@ -85,6 +84,7 @@ Json receiverJson(const StreamingData& data, int stream_id) {
     out["executorHost"] = "localhost";
     if (!info->last_error_message.empty()) out["lastErrorMessage"] = info->last_error_message;
     if (!info->last_error.empty()) out["lastError"] = info->last_error;
+    if (info->last_error_time_ms >= 0) out["lastErrorTime"] = sparkDate(info->last_error_time_ms);
   }
   std::vector<double> rates;
   Json event_rates = Json::array();

@@ -618,12 +618,15 @@ TEST_P(LifecycleTest, ListenerSeesReceiverStartErrorAndStop) {
     EXPECT_TRUE(listener->receivers_started[0].active);
     EXPECT_TRUE(listener->receivers_stopped.empty());
   }
+  clock->advance(500);  // before the first batch (at 1000)
   receiver->reportError("disk on fire");
-  step(ssc, *clock);
+  clock->advance(500);
+  ASSERT_TRUE(ssc.core()->waitForBatch(Time(1000), kDeadline));
   ssc.stop(false);
   std::lock_guard lock(listener->mu);
   ASSERT_EQ(listener->receiver_errors.size(), 1u);
   EXPECT_EQ(listener->receiver_errors[0].last_error_message, "disk on fire");
+  EXPECT_EQ(listener->receiver_errors[0].last_error_time_ms, 500);
   EXPECT_EQ(listener->receiver_errors[0].stream_id, stream.id());
   ASSERT_EQ(listener->receivers_stopped.size(), 1u);
   EXPECT_EQ(listener->receivers_stopped[0].stream_id, stream.id());

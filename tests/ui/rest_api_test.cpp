@@ -292,7 +292,8 @@ TEST_F(RestApi, Receivers) {
   const Json receiver1 = Json::parse(R"({
     "streamId": 1, "streamName": "receiver-1", "isActive": false, "executorId": "driver",
     "executorHost": "localhost", "lastErrorMessage": "connection refused",
-    "lastError": "trace of connection refused", "avgEventRate": 1.5,
+    "lastError": "trace of connection refused",
+    "lastErrorTime": "1970-01-01T00:00:02.500GMT", "avgEventRate": 1.5,
     "eventRates": [[1000, 6.0], [2000, 0.0], [3000, 0.0], [4000, 0.0]]})");
   // An input stream without a receiver is listed too, as Spark does.
   const Json queue = Json::parse(R"({

@@ -62,7 +62,10 @@ inline StreamingEvent receiverEvent(const void* source, Kind kind, int stream_id
   info.name = "receiver-" + std::to_string(stream_id);
   info.active = active;
   info.last_error_message = error_message;
-  if (!error_message.empty()) info.last_error = "trace of " + error_message;
+  if (!error_message.empty()) {
+    info.last_error = "trace of " + error_message;
+    info.last_error_time_ms = 2500;
+  }
   return streamingEvent(source, kind, info);
 }
 

@@ -65,6 +65,7 @@ struct ReceiverInfo {
   bool active = false;
   std::string last_error_message;
   std::string last_error;
+  std::int64_t last_error_time_ms = -1;  // on the context's clock; -1 without an error
   // In onReceiverStopped: records received but dropped unprocessed by a stop that was not
   // graceful while the write-ahead log was off (with it on they stay in the log for a restart).
   long long records_lost = 0;
