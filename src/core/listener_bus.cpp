@@ -8,15 +8,10 @@
 #include <type_traits>
 #include <utility>
 
+#include "core/overloaded.hpp"
+
 namespace sluice::detail {
 namespace {
-
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-Overloaded(F...) -> Overloaded<F...>;
 
 void deliverStreaming(StreamingListener& l, const StreamingEvent& e) {
   using Kind = StreamingEvent::Kind;

@@ -5,15 +5,10 @@
 #include <string_view>
 #include <variant>
 
+#include "core/overloaded.hpp"
+
 namespace sluice::detail::ui {
 namespace {
-
-template <class... F>
-struct Overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-Overloaded(F...) -> Overloaded<F...>;
 
 // TaskInfo::failure_reason of a task that never ran because another task of its stage failed:
 // Spark counts such tasks as killed, not failed.
