@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <charconv>
 #include <string_view>
-#include <type_traits>
 #include <variant>
 
 namespace sluice::detail::ui {

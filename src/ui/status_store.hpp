@@ -133,7 +133,8 @@ struct JobTotals {
 
 class StatusStore final : public EventObserver {
  public:
-  // `dropped_events` reads the bus's drop count (for /metrics and the page header).
+  // `dropped_events` reads the bus's drop count (for /metrics and the page header); it is called
+  // from the reading threads, without the store's lock. An empty function reads 0.
   StatusStore(AppInfo app, RetentionLimits limits, std::function<long long()> dropped_events);
   ~StatusStore() override;
   StatusStore(const StatusStore&) = delete;
