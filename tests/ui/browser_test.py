@@ -42,7 +42,7 @@ def fail(message):
 
 try:
     from selenium import webdriver
-    from selenium.common.exceptions import TimeoutException
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
@@ -73,11 +73,32 @@ def read_ui_url(job):
 
 
 def texts(driver, selector):
-    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, selector)]
+    """The text of each element matching `selector`, read at one instant (the pages replace their
+    tables while they refresh, so elements found earlier may be gone)."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0]), (e) => e.innerText.trim());",
+        selector)
+
+
+def text_of(driver, selector):
+    """The text of the first element matching `selector`, or "" when there is none (yet)."""
+    found = texts(driver, selector)
+    return found[0] if found else ""
+
+
+def click(wait, selector):
+    """Clicks the first element matching `selector`, found again if a refresh replaced it;
+    returns its text."""
+    def attempt(driver):
+        element = driver.find_element(By.CSS_SELECTOR, selector)
+        text = element.text
+        element.click()
+        return text
+    return wait.until(attempt)
 
 
 def completed_count(driver):
-    text = driver.find_element(By.ID, "completed-count").text.replace(",", "")
+    text = text_of(driver, "#completed-count").replace(",", "")
     return int(text) if text.isdigit() else 0
 
 
@@ -88,7 +109,7 @@ def chart_points(driver, canvas_id):
 
 
 def check_pages(driver, url, out_dir):
-    wait = WebDriverWait(driver, DEADLINE_S)
+    wait = WebDriverWait(driver, DEADLINE_S, ignored_exceptions=[StaleElementReferenceException])
     driver.get(url + "/")
     wait.until(lambda d: d.current_url.endswith("/streaming/"))
     wait.until(lambda d: texts(d, "#completed-batches-table thead th"))
@@ -114,18 +135,16 @@ def check_pages(driver, url, out_dir):
     receivers = texts(driver, "#receivers-table tbody td")
     if not receivers or "WordReceiver" not in receivers[0] or receivers[1] != "ACTIVE":
         fail(f"receivers table shows {receivers}")
-    title = driver.find_element(By.ID, "completed-batches-title").text
+    title = text_of(driver, "#completed-batches-title")
     if not title.startswith("Completed Batches (last "):
         fail(f"completed batches title {title!r}")
     driver.save_screenshot(os.path.join(out_dir, "streaming.png"))
 
     # A batch's page through its link in the Completed Batches table.
-    link = driver.find_element(By.CSS_SELECTOR, "#completed-batches-table tbody tr td a")
-    batch_time = link.text
-    link.click()
+    batch_time = click(wait, "#completed-batches-table tbody tr td a")
     wait.until(lambda d: "/streaming/batch/?id=" in d.current_url)
-    wait.until(lambda d: d.find_element(By.ID, "batch-title").text.startswith("Details of batch at"))
-    heading = driver.find_element(By.ID, "batch-title").text
+    wait.until(lambda d: text_of(d, "#batch-title").startswith("Details of batch at"))
+    heading = text_of(driver, "#batch-title")
     if batch_time not in heading:
         fail(f"batch page {heading!r} is not the batch of the link {batch_time!r}")
     headers = texts(driver, "#output-ops-table thead th")
@@ -133,16 +152,18 @@ def check_pages(driver, url, out_dir):
         fail(f"output operation columns {headers}, expected {OUTPUT_OP_HEADERS}")
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR,
                                              "#output-ops-table a[href^='/jobs/job/?id=']")) >= 2)
-    statuses = [row.find_elements(By.TAG_NAME, "td")[3].text
-                for row in driver.find_elements(By.CSS_SELECTOR, "#output-ops-table tbody tr")
-                if len(row.find_elements(By.TAG_NAME, "td")) == len(OUTPUT_OP_HEADERS)]
+    # The Status cell of each operation's first row (the rows of its further jobs are shorter).
+    statuses = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#output-ops-table tbody tr'))"
+        ".filter((r) => r.cells.length === arguments[0])"
+        ".map((r) => r.cells[3].innerText.trim());", len(OUTPUT_OP_HEADERS))
     if statuses != ["Succeeded", "Succeeded"]:
         fail(f"output operation statuses {statuses}, expected two Succeeded")
     driver.save_screenshot(os.path.join(out_dir, "batch.png"))
 
     # On to one of its jobs.
-    driver.find_element(By.CSS_SELECTOR, "#output-ops-table a[href^='/jobs/job/?id=']").click()
-    wait.until(lambda d: d.find_element(By.ID, "page-title").text.startswith("Details for Job "))
+    click(wait, "#output-ops-table a[href^='/jobs/job/?id=']")
+    wait.until(lambda d: text_of(d, "#page-title").startswith("Details for Job "))
     wait.until(lambda d: any(t.isdigit() for t in
                              texts(d, "#job-stages-table tbody tr td:first-child")))
 

@@ -153,7 +153,8 @@ const Sluice = (() => {
       }
       fresh.append(tr);
     }
-    table.replaceChild(fresh, body);
+    // Unchanged rows stay as they are (a selection or a hovered link survives the refresh).
+    if (fresh.innerHTML !== body.innerHTML) table.replaceChild(fresh, body);
   }
 
   // A table with the given column headers, under `parent`.
