@@ -3,7 +3,9 @@
 # web_log_analytics prints, every 2 s, the top 3 client IPs of the last 6 s with their countries
 # and all-time request counts (Spark's 1 s / 30 s / 10 s example scaled down by --batch-ms 200).
 # Extra arguments go to web_log_analytics, e.g. ./demo.sh --seconds 20 or --master 'local[4]'.
-# Runs until Ctrl-C without --seconds. The batch word count demo is scripts/demo-word-count.sh.
+# Runs until Ctrl-C without --seconds. The job prints its web UI's address first ("Spark UI:
+# http://127.0.0.1:4040"; open it in a browser while it runs). The batch word count demo is
+# scripts/demo-word-count.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 

@@ -19,7 +19,9 @@
 // a 6 s window refreshed every 2 s:
 //   build/release/examples/web_log_generator --port 9999 --rate 100 &
 //   build/release/examples/web_log_analytics --batch-ms 200 127.0.0.1 9999
-// Runs until Ctrl-C (a graceful stop), or for --seconds N.
+// Runs until Ctrl-C (a graceful stop), or for --seconds N. While it runs, its web UI's address is
+// on stderr ("Spark UI: http://127.0.0.1:4040"; spark.ui.port, spark.ui.enabled=false to turn
+// it off).
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -116,6 +118,7 @@ int main(int argc, char** argv) {
   auto malformed = std::make_shared<std::atomic<long long>>(0);
   try {
     sluice::Context sc(options.master, "WebLogAnalytics");
+    if (auto ui = sc.uiWebUrl()) std::cerr << "Spark UI: " << *ui << "\n";
     const auto batch = options.batch();
     const auto window = 30 * batch;  // the last 30 seconds ...
     const auto slide = 10 * batch;   // ... every 10 seconds

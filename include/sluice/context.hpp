@@ -19,6 +19,10 @@ namespace sluice {
 template <class T>
 class RDD;
 
+namespace detail::ui {
+class WebUi;
+}
+
 class Context {
  public:
   explicit Context(const std::string& master = "local[*]", const std::string& app_name = "sluice");
@@ -33,7 +37,8 @@ class Context {
   int defaultParallelism() const noexcept { return parallelism_; }
   const std::string& master() const noexcept { return master_; }
   const std::string& appName() const noexcept { return app_name_; }
-  // The settings this Context was made with (a Context(master, appName) has those two).
+  // The settings this Context was made with (a Context(master, appName) has those two, over the
+  // defaults Conf() takes from the environment).
   const Conf& getConf() const noexcept { return conf_; }
 
   // Spark's level names: ALL, TRACE, DEBUG, INFO, WARN, ERROR, FATAL, OFF (case-insensitive).
@@ -47,7 +52,11 @@ class Context {
   void setLocalProperty(const std::string& key, const std::optional<std::string>& value);
   std::optional<std::string> getLocalProperty(const std::string& key) const;
 
-  // Stops the workers; idempotent. Later actions throw IllegalStateError.
+  // The address of this Context's web UI, e.g. "http://127.0.0.1:4040" (Spark's uiWebUrl);
+  // std::nullopt when spark.ui.enabled is false. The UI serves from construction until stop().
+  std::optional<std::string> uiWebUrl() const;
+
+  // Stops the web UI and the workers; idempotent. Later actions throw IllegalStateError.
   void stop();
   bool isStopped() const noexcept;
 
@@ -79,6 +88,7 @@ class Context {
   std::string app_name_;
   int parallelism_;
   std::shared_ptr<detail::Runtime> runtime_;
+  std::unique_ptr<detail::ui::WebUi> web_ui_;  // null when spark.ui.enabled is false
 };
 
 }  // namespace sluice

@@ -26,15 +26,22 @@ void checkRetainedCount(const std::string& key, const std::string& value) {
   detail::parseInteger(key, value, 1, std::numeric_limits<int>::max());
 }
 
-// The keys of the application and of the web UI, each with the check of its value. The UI's keys
-// are only stored and checked until the UI reads them (issue 9).
-constexpr std::array<std::pair<std::string_view, Check>, 8> kChecks{{
+// The keys of the application and of the web UI, each with the check of its value.
+constexpr std::array<std::pair<std::string_view, Check>, 10> kChecks{{
     {"spark.master",
      [](const std::string&, const std::string& value) { detail::parseMaster(value); }},
     {"spark.app.name", [](const std::string&, const std::string&) {}},
     {"spark.ui.enabled",
      [](const std::string& key, const std::string& value) { detail::parseBool(key, value); }},
     {"spark.ui.port", checkPort},
+    {"spark.driver.bindAddress",
+     [](const std::string& key, const std::string& value) {
+       detail::parseBindAddress(key, value);
+     }},
+    {"spark.port.maxRetries",
+     [](const std::string& key, const std::string& value) {
+       detail::parseInteger(key, value, 0, 65535);
+     }},
     {"spark.scheduler.listenerbus.eventqueue.capacity", checkRetainedCount},
     {"spark.ui.retainedBatches", checkRetainedCount},
     {"spark.ui.retainedJobs", checkRetainedCount},

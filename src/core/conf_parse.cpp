@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <sluice/error.hpp>
@@ -71,6 +72,19 @@ std::int64_t parseInteger(const std::string& key, const std::string& value, std:
         fmt::format("{}: '{}' is not an integer from {} to {}", key, value, min, max));
   }
   return n;
+}
+
+std::string parseBindAddress(const std::string& key, const std::string& value) {
+  const bool valid = !value.empty() && std::all_of(value.begin(), value.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '.' || c == '_' ||
+           c == ':';
+  });
+  if (!valid) {
+    throw InvalidArgumentError(fmt::format(
+        "{}: '{}' is not an IP address or a host name (letters, digits, '-', '.', '_', ':')", key,
+        value));
+  }
+  return value;
 }
 
 double parseFiniteNumber(const std::string& key, const std::string& value) {

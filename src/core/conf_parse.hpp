@@ -25,6 +25,10 @@ std::int64_t parseInteger(const std::string& key, const std::string& value, std:
 // A finite decimal number (no nan, no inf, nothing after it).
 double parseFiniteNumber(const std::string& key, const std::string& value);
 
+// A host to bind a server to: an IPv4 or IPv6 address or a host name (letters, digits and
+// "-._:"), not empty; resolved only when the server binds.
+std::string parseBindAddress(const std::string& key, const std::string& value);
+
 // The error for a key no setting has.
 InvalidArgumentError unknownKeyError(const std::string& key, const std::string& value);
 

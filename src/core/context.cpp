@@ -1,5 +1,7 @@
 #include <fmt/format.h>
 
+#include <chrono>
+#include <cstdlib>
 #include <limits>
 #include <sluice/context.hpp>
 #include <sluice/error.hpp>
@@ -9,6 +11,8 @@
 #include "core/conf_parse.hpp"
 #include "core/listener_bus.hpp"
 #include "core/local_runtime.hpp"
+#include "ui/status_store.hpp"
+#include "ui/web_ui.hpp"
 
 namespace sluice {
 namespace {
@@ -21,6 +25,11 @@ std::string requireSetting(const Conf& conf, const std::string& key, const char*
     throw InvalidArgumentError(fmt::format("{} must be set in your configuration ({})", what, key));
   }
   return std::move(*value);
+}
+
+std::size_t retained(const Conf& conf, const char* key) {
+  return static_cast<std::size_t>(
+      detail::parseInteger(key, conf.get(key, "1000"), 1, std::numeric_limits<int>::max()));
 }
 
 }  // namespace
@@ -38,7 +47,26 @@ Context::Context(const Conf& conf)
           static_cast<std::size_t>(detail::parseInteger(
               kQueueCapacityKey,
               conf_.get(kQueueCapacityKey, std::to_string(detail::ListenerBus::kDefaultCapacity)),
-              1, std::numeric_limits<int>::max())))) {}
+              1, std::numeric_limits<int>::max())))) {
+  if (!detail::parseBool("spark.ui.enabled", conf_.get("spark.ui.enabled", "true"))) return;
+  namespace ui = detail::ui;
+  const std::int64_t start_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
+  ui::AppInfo app;
+  app.id = fmt::format("local-{}", start_ms);
+  app.name = app_name_;
+  app.start_time_ms = start_ms;
+  app.spark_properties = conf_.getAll();
+  // Spark's sparkUser: the user the process runs as.
+  if (const char* user = std::getenv("USER")) app.spark_user = user;
+  app.version = SLUICE_VERSION;
+  const ui::RetentionLimits limits{retained(conf_, "spark.ui.retainedBatches"),
+                                   retained(conf_, "spark.ui.retainedJobs"),
+                                   retained(conf_, "spark.ui.retainedStages")};
+  web_ui_ = std::make_unique<ui::WebUi>(runtime_->listenerBus(), std::move(app), limits,
+                                        ui::WebUiSettings::fromConf(conf_));
+}
 
 Context::~Context() {
   try {
@@ -68,7 +96,15 @@ void Context::setLogLevel(std::string_view level) {
   detail::setLogLevel(detail::parseLogLevel(level));
 }
 
-void Context::stop() { static_cast<detail::LocalRuntime&>(*runtime_).stop(); }
+std::optional<std::string> Context::uiWebUrl() const {
+  if (!web_ui_) return std::nullopt;
+  return web_ui_->url();
+}
+
+void Context::stop() {
+  if (web_ui_) web_ui_->stop();
+  static_cast<detail::LocalRuntime&>(*runtime_).stop();
+}
 
 bool Context::isStopped() const noexcept { return runtime_->isStopped(); }
 

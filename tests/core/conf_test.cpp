@@ -30,7 +30,7 @@ void expectRejected(Target& target, const std::string& key, const std::string& v
 }
 
 TEST(Conf, SetGetRoundTrip) {
-  sluice::Conf conf;
+  sluice::Conf conf(false);  // without the environment's defaults (ctest sets spark.ui.enabled)
   conf.setMaster("local[2]").setAppName("app").set("spark.ui.port", "4050");
   conf.set("spark.streaming.blockInterval", "150ms");
   EXPECT_EQ(conf.get("spark.master"), "local[2]");
@@ -48,7 +48,7 @@ TEST(Conf, SetGetRoundTrip) {
                                       {"spark.master", "local[2]"},
                                       {"spark.streaming.blockInterval", "150ms"},
                                       {"spark.ui.port", "4051"}}));
-  EXPECT_TRUE(sluice::Conf().getAll().empty());
+  EXPECT_TRUE(sluice::Conf(false).getAll().empty());
 }
 
 TEST(Conf, GetOfAMissingKeyThrowsNoSuchElement) {
@@ -63,7 +63,7 @@ TEST(Conf, GetOfAMissingKeyThrowsNoSuchElement) {
 }
 
 TEST(Conf, UnknownKeyIsRejectedAndLeavesTheConfUnchanged) {
-  sluice::Conf conf;
+  sluice::Conf conf(false);
   expectRejected(conf, "spark.ui.prot", "4050");
   expectRejected(conf, "spark.streaming.blockinterval", "100ms");  // keys are case-sensitive
   expectRejected(conf, "sluice.nothing", "1");
@@ -173,8 +173,11 @@ TEST(Conf, ContextTakesMasterAndAppName) {
   conf.set("spark.ui.port", "4060");  // the Context keeps its own copy
   EXPECT_EQ(sc.getConf().get("spark.ui.port"), "4050");
 
+  // Those two over the environment's defaults (ctest sets spark.ui.enabled=false).
   sluice::Context plain("local[2]", "plain");
   EXPECT_EQ(plain.getConf().getAll(),
+            sluice::Conf().setMaster("local[2]").setAppName("plain").getAll());
+  EXPECT_EQ(sluice::Conf(false).setMaster("local[2]").setAppName("plain").getAll(),
             (KeyValues{{"spark.app.name", "plain"}, {"spark.master", "local[2]"}}));
 }
 
