@@ -213,7 +213,7 @@ void LocalRuntime::runStage(std::string_view description, std::span<const int> p
       report_end({}, "cancelled: another task of the stage failed");
       return;
     }
-    TaskContext tc{this, stage_id, partitions[index], &cancelled};
+    TaskContext tc{this, stage_id, partitions[index], &cancelled, {}};
     status->running.fetch_add(1, std::memory_order_relaxed);
     std::optional<std::string> task_failure;
     try {

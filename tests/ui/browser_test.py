@@ -138,6 +138,15 @@ def check_pages(driver, url, out_dir):
     title = text_of(driver, "#completed-batches-title")
     if not title.startswith("Completed Batches (last "):
         fail(f"completed batches title {title!r}")
+    # Sluice's sections: the running total's state, and the checkpoints the job writes.
+    wait.until(lambda d: texts(d, "#state-table tbody td")[:1] != [] and
+               texts(d, "#state-table tbody td")[0].startswith("updateStateByKey@"))
+    state = texts(driver, "#state-table tbody td")
+    if not state[1].replace(",", "").isdigit() or int(state[1].replace(",", "")) == 0:
+        fail(f"state table shows {state}")
+    wait.until(lambda d: chart_points(d, "state-timeline") >= 2)
+    wait.until(lambda d: text_of(d, "#checkpoint-count").isdigit() and
+               int(text_of(d, "#checkpoint-count")) >= 2)
     driver.save_screenshot(os.path.join(out_dir, "streaming.png"))
 
     # A batch's page through its link in the Completed Batches table.
