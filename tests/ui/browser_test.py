@@ -42,7 +42,8 @@ def fail(message):
 
 try:
     from selenium import webdriver
-    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+    from selenium.common.exceptions import (SessionNotCreatedException,
+                                            StaleElementReferenceException, TimeoutException)
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
@@ -177,6 +178,22 @@ def check_pages(driver, url, out_dir):
                              texts(d, "#job-stages-table tbody tr td:first-child")))
 
 
+def start_browser(options, out_dir):
+    """Chromium through chromedriver. A loaded machine can make Chromium miss chromedriver's
+    start-up deadline ("DevToolsActivePort file doesn't exist"): that is retried, twice, each
+    attempt logging to its own file in out_dir."""
+    for attempt in range(1, 4):
+        log_path = os.path.join(out_dir, f"chromedriver-{attempt}.log")
+        try:
+            return webdriver.Chrome(service=Service(CHROMEDRIVER, log_path=log_path,
+                                                    service_args=["--verbose"]),
+                                    options=options)
+        except SessionNotCreatedException as e:
+            print(f"browser_test: Chromium did not start (attempt {attempt}, log {log_path}): "
+                  f"{e.msg}", file=sys.stderr)
+    fail("Chromium did not start in three attempts")
+
+
 def main():
     if len(sys.argv) != 3:
         fail("usage: browser_test.py UI_JOB OUT_DIR")
@@ -196,7 +213,7 @@ def main():
         for argument in ("--headless=new", "--no-sandbox", "--disable-gpu",
                          "--disable-dev-shm-usage", "--window-size=1400,1500"):
             options.add_argument(argument)
-        driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+        driver = start_browser(options, out_dir)
         try:
             check_pages(driver, url, out_dir)
         except TimeoutException:
