@@ -599,6 +599,53 @@ TEST_P(LifecycleTest, ListenerSeesBatchEventsInOrderWithRecordCounts) {
   }
 }
 
+// A listener stuck in a callback holds up only the bus thread: batches go on, their events wait
+// in the queue, and the listener gets every one of them, in order, once it returns.
+class BlockedListener : public sluice::StreamingListener {
+ public:
+  void onBatchCompleted(const sluice::BatchInfo& b) override {
+    std::unique_lock lock(mu);
+    completed.push_back(b.batch_time.milliseconds());
+    cv.notify_all();
+    cv.wait(lock, [&] { return released; });
+  }
+  void release() {
+    std::lock_guard lock(mu);
+    released = true;
+    cv.notify_all();
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  bool released = false;
+  std::vector<std::int64_t> completed;
+};
+
+TEST_P(LifecycleTest, ABlockedListenerDoesNotStallBatches) {
+  Context sc(GetParam(), "blockedListener");
+  auto clock = std::make_shared<ManualClock>();
+  StreamingContext ssc(sc, 1s, clock);
+  auto listener = std::make_shared<BlockedListener>();
+  ssc.addStreamingListener(listener);
+  auto out = collectEach(ssc.queueStream(Batches{{1}, {2}, {3}, {4}, {5}}));
+  ssc.start();
+  std::vector<std::int64_t> times{step(ssc, *clock).milliseconds()};
+  {
+    std::unique_lock lock(listener->mu);  // the listener is now stuck in its first callback
+    ASSERT_TRUE(
+        listener->cv.wait_for(lock, kDeadline, [&] { return !listener->completed.empty(); }));
+  }
+  for (int i = 0; i < 4; ++i) times.push_back(step(ssc, *clock).milliseconds());
+  EXPECT_EQ(out->all(), (std::vector<int>{1, 2, 3, 4, 5}));  // all ran while it was blocked
+  {
+    std::lock_guard lock(listener->mu);
+    EXPECT_EQ(listener->completed.size(), 1u);
+  }
+  listener->release();
+  ssc.stop(false);  // returns once the queued events are delivered
+  std::lock_guard lock(listener->mu);
+  EXPECT_EQ(listener->completed, times);
+}
+
 TEST_P(LifecycleTest, ListenerSeesReceiverStartErrorAndStop) {
   Context sc(GetParam(), "listenerReceivers");
   auto clock = std::make_shared<ManualClock>();
