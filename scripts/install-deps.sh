@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache g++
   libtbb-dev libabsl-dev libfmt-dev libspdlog-dev libcereal-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libzstd-dev librocksdb-dev strace
+  libgtest-dev libgmock-dev libbenchmark-dev libzstd-dev librocksdb-dev strace gdb
   libcli11-dev bible-kjv netcat-openbsd
   libcpp-httplib-dev nlohmann-json3-dev libjs-chart.js
   chromium chromium-driver python3-selenium prometheus

@@ -16,8 +16,14 @@ expect() {
   local status=$1 regex=$2 example=$3
   shift 3
   local out rc
-  out=$("$bin/$example" "$@" 2>&1)
+  # Each run is bounded, so that a hang names its command line instead of timing out the test.
+  out=$(timeout -k 10 120 "$bin/$example" "$@" 2>&1)
   rc=$?
+  if [[ $rc -eq 124 || $rc -eq 137 ]]; then
+    echo "FAIL: $example $* did not exit within 120 s"
+    failures=$((failures + 1))
+    return
+  fi
   if [[ $rc -ne $status ]] || ! grep -Eq -- "$regex" <<<"$out"; then
     echo "FAIL: $example $* exited $rc (expected $status, output matching /$regex/); output:"
     echo "$out"

@@ -157,6 +157,17 @@ class Run:
         return read_output(self.batches("ids")[max(complete)], int) if complete else None
 
 
+def stacks(pid):
+    """The threads' stacks of a running process, by gdb where it is installed."""
+    if shutil.which("gdb") is None:
+        return "(gdb is not installed)"
+    try:
+        return subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "thread apply all bt"],
+                              capture_output=True, text=True, timeout=60).stdout
+    except subprocess.TimeoutExpired:
+        return "(gdb did not finish within 60 s)"
+
+
 def read_output(path, key):
     """{key: count} of a saveAsTextFiles directory of pairs, printed as "(key, count)"."""
     counts = {}
@@ -272,11 +283,13 @@ def main_round(args, work, rng, runs):
             if k % 2:
                 how = "%s:%d" % (CRASH_POINTS[point_kills % len(CRASH_POINTS)], rng.randint(1, 6))
                 run.start(how)
+                # A crash point comes within a few batches; the limit is generous because a
+                # sanitizer build on a loaded machine was once seen taking over 15 s to get there.
                 try:
-                    run.proc.wait(timeout=15)
+                    run.proc.wait(timeout=90)
                 except subprocess.TimeoutExpired:
-                    raise Failure("crash point %s never reached; stderr:\n%s" %
-                                  (how, run.stderr()))
+                    raise Failure("crash point %s never reached; stderr:\n%s\nthreads:\n%s" %
+                                  (how, run.stderr(), stacks(run.proc.pid)))
                 run.expect_exit(-signal.SIGKILL)
                 point_kills += 1
             else:
