@@ -3,12 +3,15 @@
 // batches are processed faster than the batch interval. Also at 100 ms and 10 ms batches, the cost
 // of an empty batch, and what one socket receiver ingests from a local sender; first, the same
 // per-record work as a batch job and with no engine, for comparison.
-// Usage: streaming_bench CORPUS [--quick | --point BATCH_MS MB_PER_S | --ui MB_PER_S]
+// Usage: streaming_bench CORPUS [--quick | --point BATCH_MS MB_PER_S | --ui MB_PER_S |
+//                               --max-rate]
 // --point times one rate at one batch interval (for profiling and quick comparisons).
 // --ui compares the web UI off and on in the same run: the empty-batch cost, and the windowed
 // word count's mean batch time at 1 s batches and the given rate (its sustainable rate scales
-// with the inverse of that time).
-// A manual clock drives the batches, so a batch starts as soon as the previous one is done and
+// with the inverse of that time); --ui 0 measures the empty batch only.
+// --max-rate measures the rate a receiver storing records one at a time achieves under
+// spark.streaming.receiver.maxRate settings from 100/s to 1,000,000/s, on the system clock.
+// Elsewhere a manual clock drives the batches, so a batch starts as soon as the previous one is done and
 // its wall time is its processing time.
 #include <netinet/in.h>
 #include <sys/resource.h>
@@ -276,20 +279,26 @@ void uiOverhead(const std::vector<std::string>& corpus, double rate) {
   const auto bytes = static_cast<std::size_t>(rate);
   for (int round = 0; round < 3; ++round) {
     for (int ui = 0; ui < 2; ++ui) {
-      empty[ui] = std::min(empty[ui], emptyBatchMicros(ui == 1));
-      Trial t = runWindowed(corpus, batch, Duration(30000), bytes, 31, 5, 2, ui == 1);
-      windowed[ui] = std::min(windowed[ui], t.mean_batch_seconds);
+      const double e = emptyBatchMicros(ui == 1);
+      empty[ui] = std::min(empty[ui], e);
+      double mean = 0;
+      if (bytes > 0) {  // --ui 0 measures the empty batch only
+        mean = runWindowed(corpus, batch, Duration(30000), bytes, 31, 5, 2, ui == 1)
+                   .mean_batch_seconds;
+        windowed[ui] = std::min(windowed[ui], mean);
+      }
       std::printf("  round %d, UI %s: empty batch %.1f us, windowed mean batch %.4f s\n", round + 1,
-                  ui == 1 ? "on " : "off", empty[ui], t.mean_batch_seconds);
+                  ui == 1 ? "on " : "off", e, mean);
       std::fflush(stdout);
     }
   }
+  std::printf("web UI off / on, best of 3 each:\n  empty batch: %.1f us / %.1f us\n", empty[0],
+              empty[1]);
+  if (bytes == 0) return;
   std::printf(
-      "web UI off / on, best of 3 each:\n"
-      "  empty batch: %.1f us / %.1f us\n"
       "  windowed word count at %.1f MB/s, 1 s batches: mean batch %.4f s / %.4f s; sustainable "
       "rate with the UI on = %.3fx off\n",
-      empty[0], empty[1], rate / 1e6, windowed[0], windowed[1], windowed[0] / windowed[1]);
+      rate / 1e6, windowed[0], windowed[1], windowed[0] / windowed[1]);
 }
 
 void socketIngestion(const std::vector<std::string>& corpus, double seconds) {
@@ -341,11 +350,57 @@ void socketIngestion(const std::vector<std::string>& corpus, double seconds) {
 
 }  // namespace
 
+// Stores 0, 1, 2, ... one record at a time until stopped; counts what store() let through.
+class CountingReceiver final : public sluice::Receiver<int> {
+ public:
+  void onStart() override {
+    thread_ = std::thread([this] {
+      int i = 0;
+      while (!isStopped()) {
+        store(i++);
+        stored_.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+  }
+  void onStop() override {
+    if (thread_.joinable()) thread_.join();
+  }
+  std::string name() const override { return "CountingReceiver"; }
+  long long stored() const { return stored_.load(std::memory_order_relaxed); }
+
+ private:
+  std::thread thread_;
+  std::atomic<long long> stored_{0};
+};
+
+void receiverMaxRate() {
+  std::printf("receiver.maxRate: setting, achieved over 3 s after 1 s of warm-up, ratio\n");
+  for (double rate : {100.0, 1e3, 1e4, 5e4, 2e5, 1e6}) {
+    sluice::Context sc("local[2]", "maxRate");
+    sc.setLogLevel("ERROR");  // not the warning of stop(false) about records no batch took
+    sluice::StreamingContext ssc(sc, Duration(1000));
+    ssc.conf().set("spark.streaming.receiver.maxRate", std::to_string(rate));
+    auto receiver = std::make_shared<CountingReceiver>();
+    ssc.receiverStream<int>(receiver).foreachRDD([](const sluice::RDD<int>& rdd) { rdd.count(); });
+    ssc.start();
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    const long long c0 = receiver->stored();
+    const auto t0 = Clock::now();
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    const long long c1 = receiver->stored();
+    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    ssc.stop(false);
+    const double achieved = static_cast<double>(c1 - c0) / seconds;
+    std::printf("  %10.0f/s  %12.0f/s  %.3fx\n", rate, achieved, achieved / rate);
+    std::fflush(stdout);
+  }
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr,
                  "usage: streaming_bench CORPUS [--quick | --point BATCH_MS MB_PER_S | --ui "
-                 "MB_PER_S]\n");
+                 "MB_PER_S | --max-rate]\n");
     return 2;
   }
   const bool quick = argc > 2 && std::string(argv[2]) == "--quick";
@@ -356,6 +411,10 @@ int main(int argc, char** argv) {
   }
   if (argc == 4 && std::string(argv[2]) == "--ui") {
     uiOverhead(corpus, std::stod(argv[3]) * 1e6);
+    return 0;
+  }
+  if (argc == 3 && std::string(argv[2]) == "--max-rate") {
+    receiverMaxRate();
     return 0;
   }
   if (argc == 5 && std::string(argv[2]) == "--point") {

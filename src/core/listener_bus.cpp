@@ -49,6 +49,27 @@ void deliverStreaming(StreamingListener& l, const StreamingEvent& e) {
   }
 }
 
+// The events after which a listener expects to see a finished whole (a job, a batch) or that
+// report a receiver's health; the others may wait for them (ListenerBus::kMaxLinger).
+bool endsSomething(const ListenerEvent& event) {
+  // A streaming batch's jobs end before their batch does, which wakes the thread then.
+  if (const auto* end = std::get_if<JobEndEvent>(&event))
+    return !end->job.properties.contains(kBatchTimeProperty);
+  const auto* streaming = std::get_if<StreamingEvent>(&event);
+  if (streaming == nullptr) return false;
+  using Kind = StreamingEvent::Kind;
+  switch (streaming->kind) {
+    case Kind::kBatchSubmitted:
+    case Kind::kBatchStarted:
+    case Kind::kOutputOperationStarted:
+    case Kind::kOutputOperationCompleted:
+    case Kind::kStateReport:
+      return false;
+    default:
+      return true;
+  }
+}
+
 template <class F>
 void guarded(const char* kind, F&& f) {
   try {
@@ -140,8 +161,14 @@ void ListenerBus::post(ListenerEvent event) {
     }
     return;
   }
+  const bool urgent = endsSomething(event);
   queue_.push_back(std::move(event));
   ++posted_;
+  if (urgent || queue_.size() >= kWakeAtSize) flushLocked(lock);
+}
+
+void ListenerBus::flushLocked(std::unique_lock<std::mutex>& lock) {
+  flush_ = true;
   if (thread_waiting_) {
     thread_waiting_ = false;
     lock.unlock();
@@ -154,13 +181,16 @@ void ListenerBus::run() {
   std::deque<ListenerEvent> batch;
   std::unique_lock lock(mu_);
   for (;;) {
-    while (queue_.empty() && !stopped_) {
+    // Without a flush, whatever is queued is delivered after at most kMaxLinger.
+    while (!flush_ && !stopped_) {
       thread_waiting_ = true;
-      wake_.wait(lock);
+      if (wake_.wait_for(lock, kMaxLinger) == std::cv_status::timeout) break;
     }
     thread_waiting_ = false;
-    if (queue_.empty()) {  // stopped, and everything delivered
-      running_ = false;
+    flush_ = false;
+    if (queue_.empty()) {
+      if (!stopped_) continue;
+      running_ = false;  // stopped, and everything delivered
       empty_.notify_all();
       return;
     }
@@ -220,6 +250,10 @@ void ListenerBus::deliver(const Listeners& listeners, const ListenerEvent& event
 bool ListenerBus::waitUntilEmpty(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
   const auto target = posted_;
+  if (delivered_ < target) {
+    flushLocked(lock);
+    if (!lock.owns_lock()) lock.lock();
+  }
   return empty_.wait_for(lock, timeout, [&] { return delivered_ >= target || !running_; });
 }
 

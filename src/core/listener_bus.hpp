@@ -100,6 +100,13 @@ class ListenerBus {
  public:
   // Spark's spark.scheduler.listenerbus.eventqueue.capacity default.
   static constexpr std::size_t kDefaultCapacity = 10000;
+  // Events that start or report progress (task and stage events, batch submitted and started,
+  // output operations) wait in the queue up to this long, or until an event that ends a job or a
+  // batch, a receiver event or a waitUntilEmpty() wakes the bus thread: one wake-up per batch
+  // instead of one per event, which on few cores is most of what listening costs.
+  static constexpr std::chrono::milliseconds kMaxLinger{100};
+  // A queue this long wakes the bus thread whatever it holds.
+  static constexpr std::size_t kWakeAtSize = 1024;
 
   explicit ListenerBus(std::size_t capacity = kDefaultCapacity);
   ~ListenerBus();
@@ -138,6 +145,8 @@ class ListenerBus {
   template <class Change>
   void changeListeners(Change change);
   void run();
+  // Wakes the bus thread to deliver now; may unlock `lock`.
+  void flushLocked(std::unique_lock<std::mutex>& lock);
   void deliver(const Listeners& listeners, const ListenerEvent& event);
 
   const std::size_t capacity_;
@@ -154,6 +163,7 @@ class ListenerBus {
   std::uint64_t posted_ = 0;     // events accepted into the queue
   std::uint64_t delivered_ = 0;  // of those, delivered to every listener
   bool thread_waiting_ = false;
+  bool flush_ = false;    // deliver what is queued now, without lingering
   bool running_ = false;  // the bus thread was started and has not finished
   bool stopped_ = false;
   std::thread thread_;
