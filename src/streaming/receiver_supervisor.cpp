@@ -4,6 +4,8 @@
 #include <sluice/log.hpp>
 #include <sluice/streaming/receiver.hpp>
 
+#include "streaming/rate_limiter.hpp"
+
 namespace sluice::detail {
 
 ReceiverSupervisor::ReceiverSupervisor(std::shared_ptr<StreamingCore> core, int stream_id,
@@ -13,13 +15,15 @@ ReceiverSupervisor::ReceiverSupervisor(std::shared_ptr<StreamingCore> core, int 
       stream_id_(stream_id),
       name_(std::move(name)),
       on_start_(std::move(on_start)),
-      on_stop_(std::move(on_stop)) {}
+      on_stop_(std::move(on_stop)),
+      limiter_(std::make_unique<RateLimiter>(core_->clock(), core_->conf().receiver_max_rate)) {}
 
 ReceiverSupervisor::~ReceiverSupervisor() {
   {
     std::lock_guard lock(mu_);
     stopped_ = true;
   }
+  cancelRateWaits(true);
   cv_.notify_all();
   if (restart_thread_.joinable()) restart_thread_.join();
 }
@@ -32,12 +36,20 @@ ReceiverInfo ReceiverSupervisor::info(bool active) const {
   return i;
 }
 
+void ReceiverSupervisor::cancelRateWaits(bool cancel) {
+  rate_waits_cancelled_ = cancel;
+  if (cancel) core_->clock().wakeWaiters();
+}
+
 void ReceiverSupervisor::start() {
   {
     std::lock_guard lock(mu_);
     started_ = true;
     stopped_ = false;
   }
+  // The rate is read here: spark.streaming.receiver.maxRate is fixed once the context started.
+  limiter_->setRate(core_->conf().receiver_max_rate);
+  cancelRateWaits(false);
   on_start_();
   auto i = info(true);
   core_->postReceiverEvent(StreamingCore::ReceiverEvent::kStarted, i);
@@ -52,6 +64,7 @@ void ReceiverSupervisor::stop(const std::string& message, long long records_drop
     stopped_ = true;
     restart = std::move(restart_thread_);
   }
+  cancelRateWaits(true);
   cv_.notify_all();
   if (restart.joinable()) {
     if (restart.get_id() == std::this_thread::get_id()) {
@@ -111,6 +124,7 @@ void ReceiverSupervisor::restartLoop() {
       restart_again_ = false;
       wait = restart_delay_;
     }
+    cancelRateWaits(true);
     try {
       on_stop_();
     } catch (const std::exception& e) {
@@ -125,6 +139,7 @@ void ReceiverSupervisor::restartLoop() {
         return;
       }
     }
+    cancelRateWaits(false);
     try {
       on_start_();
     } catch (const std::exception& e) {
@@ -157,24 +172,7 @@ bool ReceiverSupervisor::isStopped() const {
 }
 
 void ReceiverSupervisor::waitToStore() {
-  const double rate = core_->conf().receiver_max_rate;
-  if (rate <= 0) return;
-  std::lock_guard lock(rate_mu_);
-  auto now = std::chrono::steady_clock::now();
-  if (last_refill_ == std::chrono::steady_clock::time_point{}) {
-    last_refill_ = now;
-    tokens_ = 1;
-  }
-  tokens_ =
-      std::min(rate, tokens_ + rate * std::chrono::duration<double>(now - last_refill_).count());
-  last_refill_ = now;
-  if (tokens_ < 1) {
-    auto wait = std::chrono::duration<double>((1 - tokens_) / rate);
-    std::this_thread::sleep_for(wait);  // throttling a producer, not synchronising
-    tokens_ = 1;
-    last_refill_ = std::chrono::steady_clock::now();
-  }
-  tokens_ -= 1;
+  limiter_->acquire([this] { return rate_waits_cancelled_.load(); });
 }
 
 BlockTimer::BlockTimer(std::shared_ptr<StreamingCore> core, std::function<void()> cut)

@@ -29,6 +29,8 @@ namespace sluice {
 
 namespace detail {
 
+class RateLimiter;
+
 // The non-template half of a receiver: lifecycle, restarts, rate limit and listener events.
 class ReceiverSupervisor {
  public:
@@ -52,6 +54,7 @@ class ReceiverSupervisor {
  private:
   ReceiverInfo info(bool active) const;
   void restartLoop();
+  void cancelRateWaits(bool cancel);
 
   std::shared_ptr<StreamingCore> core_;
   int stream_id_;
@@ -66,9 +69,10 @@ class ReceiverSupervisor {
   bool restarting_ = false;
   bool restart_again_ = false;
   Duration restart_delay_{0};
-  double tokens_ = 0;
-  std::chrono::steady_clock::time_point last_refill_{};
-  std::mutex rate_mu_;
+  std::unique_ptr<RateLimiter> limiter_;  // spark.streaming.receiver.maxRate
+  // Set while stopping or restarting: a store waiting for the rate limit returns at once, so
+  // that onStop() can join the receiver's threads whatever the clock does.
+  std::atomic<bool> rate_waits_cancelled_{false};
 };
 
 // Records waiting to become partitions: the block being filled and the completed blocks. With a
