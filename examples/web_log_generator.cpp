@@ -12,7 +12,8 @@
 //   --malformed sends that fraction of broken lines (default 0.01), to exercise the parser.
 //   build/release/examples/web_log_generator --port 9999 --rate 50 &
 //   nc 127.0.0.1 9999 | head
-// Runs until SIGINT/SIGTERM, or for --seconds N. Clients may come and go at any time.
+// Runs until SIGINT/SIGTERM, or for --seconds N. Clients may come and go at any time; the lines
+// start with the first client.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -32,6 +33,7 @@
 #include <iostream>
 #include <limits>
 #include <random>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -236,16 +238,29 @@ int main(int argc, char** argv) {
 
   LogLineGenerator generator(seed, malformed_fraction);
   std::vector<Client> clients;
-  const auto start = std::chrono::steady_clock::now();
+  const auto started = std::chrono::steady_clock::now();
+  // The feed starts with its first client, so that a client gets the seed's lines from the
+  // first one however long it took to connect.
+  std::optional<std::chrono::steady_clock::time_point> feed_start;
+  auto fed_seconds = [&] {
+    return feed_start ? std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                      *feed_start)
+                            .count()
+                      : 0.0;
+  };
   long long generated = 0;
   while (!g_stop) {
-    const double elapsed =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (seconds > 0 && elapsed >= seconds) break;
+    if (seconds > 0 &&
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() >=
+            seconds) {
+      break;
+    }
 
     // Sleep until the next line is due (at most 100 ms), waking for clients and signals.
     const double next_due = static_cast<double>(generated + 1) / rate;
-    const int timeout_ms = std::clamp(static_cast<int>((next_due - elapsed) * 1000) + 1, 0, 100);
+    const int timeout_ms =
+        feed_start ? std::clamp(static_cast<int>((next_due - fed_seconds()) * 1000) + 1, 0, 100)
+                   : 100;
     std::vector<pollfd> fds{{listen_fd, POLLIN, 0}};
     for (const auto& c : clients) {
       fds.push_back({c.fd, static_cast<short>(POLLIN | (c.pending.empty() ? 0 : POLLOUT)), 0});
@@ -285,14 +300,13 @@ int main(int argc, char** argv) {
         Client c{fd, std::string(host) + ":" + std::to_string(ntohs(addr.sin_port)), {}};
         std::cerr << "web_log_generator: " << c.address << " connected\n";
         clients.push_back(std::move(c));
+        if (!feed_start) feed_start = std::chrono::steady_clock::now();
       }
     }
 
-    // The lines due by now go to every client (lines due while nobody listens are lost, as
-    // with a live feed).
-    const double now_elapsed =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const auto due = static_cast<long long>(now_elapsed * rate);
+    // The lines due by now go to every client (once the feed started, lines due while nobody
+    // listens are lost, as with a live feed).
+    const auto due = static_cast<long long>(fed_seconds() * rate);
     const std::time_t wall = std::time(nullptr);
     for (; generated < due; ++generated) {
       const std::string line = generator.next(wall) + "\n";

@@ -85,7 +85,7 @@ class FileInputNode final : public DStreamNode<std::string>, public InputBase {
     }
     std::vector<RDD<std::string>> rdds;
     for (const auto& f : files) rdds.push_back(core().context().textFile(f, 1));
-    core().reportInputRecords(id(), 0);
+    core().reportInputRecords(t, id(), 0);
     return unionAll<std::string>(core().context().runtime(), rdds);
   }
 

@@ -257,10 +257,15 @@ void StreamingCore::flushCheckpoints() {
 }
 
 StreamingCore::~StreamingCore() {
-  if (thread_.joinable()) {
+  if (thread_.joinable() || generator_.joinable()) {
     stopping_ = true;
     clock_->wakeWaiters();
-    thread_.join();
+    {
+      std::lock_guard lock(mu_);
+      cv_.notify_all();
+    }
+    if (generator_.joinable()) generator_.join();
+    if (thread_.joinable()) thread_.join();
   }
   checkpointer_.reset();  // its writer thread reports to this core: finish it first
   runtime_->listenerBus().removeStreamingListeners(this);
@@ -337,9 +342,9 @@ void StreamingCore::postReceiverEvent(ReceiverEvent kind, const ReceiverInfo& in
                      info);
 }
 
-void StreamingCore::reportInputRecords(int stream_id, long long records) {
+void StreamingCore::reportInputRecords(Time t, int stream_id, long long records) {
   std::lock_guard lock(records_mu_);
-  batch_records_[stream_id] += records;
+  batch_records_[t][stream_id] += records;
 }
 
 Time StreamingCore::zeroTime() const {
@@ -414,7 +419,9 @@ void StreamingCore::start() {
     g_active.store(nullptr);
     throw;
   }
-  thread_ = std::thread([this, first] { runLoop(first); });
+  started_at_ms_ = clock_->nowMs();
+  generator_ = std::thread([this, first] { generateLoop(first); });
+  thread_ = std::thread([this] { runLoop(); });
   StreamingEvent started;
   started.source = this;
   started.kind = StreamingEvent::Kind::kStreamingStarted;
@@ -489,7 +496,24 @@ void StreamingCore::stop(bool gracefully) {
     stopping_ = true;
   }
   clock_->wakeWaiters();
+  {
+    std::lock_guard lock(mu_);
+    cv_.notify_all();
+  }
+  if (generator_.joinable()) generator_.join();
   if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard lock(mu_);
+    if (!queued_.empty()) {
+      // As Spark's stop: queued batches are not run. With the receiver write-ahead log their
+      // blocks are logged as allocated, and a restart from the checkpoint runs them.
+      detail::log(LogLevel::kWarn,
+                  fmt::format("Stopped with {} queued batch(es) not processed, from {} to {}",
+                              queued_.size(), queued_.front().time.toString(),
+                              queued_.back().time.toString()));
+      queued_.clear();
+    }
+  }
   if (gracefully) {
     // All received data is processed: save every stream's state, so a restart replays nothing.
     try {
@@ -517,24 +541,89 @@ void StreamingCore::stop(bool gracefully) {
   cv_.notify_all();
 }
 
-void StreamingCore::runLoop(Time first) {
+void StreamingCore::generateLoop(Time first) {
   Time t = first;
   auto cancelled = [this] { return stopping_.load() || draining_.load(); };
   while (!stopping_) {
     if (draining_) {
-      // Graceful stop: keep producing batches, without waiting for the clock, while received
+      // Graceful stop: keep allocating batches, without waiting for the clock, while received
       // data is waiting for one.
-      if (!inputsHavePendingData()) {
-        std::lock_guard lock(mu_);
-        stopping_ = true;
-        cv_.notify_all();
-        break;
-      }
+      if (!inputsHavePendingData()) break;
     } else if (!clock_->waitUntil(t.milliseconds(), cancelled)) {
       continue;
     }
-    runBatch(t);
+    allocateBatch(t);
     t = t + batch_duration_;
+  }
+  std::lock_guard lock(mu_);
+  generating_done_ = true;
+  cv_.notify_all();
+}
+
+void StreamingCore::allocateBatch(Time t) {
+  std::vector<std::pair<std::shared_ptr<InputBase>, std::shared_ptr<DStreamBase>>> inputs;
+  {
+    std::lock_guard lock(mu_);
+    inputs = inputs_;
+  }
+  {
+    std::lock_guard lock(records_mu_);
+    auto& records = batch_records_[t];
+    for (auto& [input, node] : inputs) records[input->streamId()] = 0;
+  }
+  // Spark's allocateBlocksToBatch: what the receivers hold at t belongs to batch t, however
+  // late the batch runs.
+  for (auto& [input, node] : inputs) input->allocateBatch(t);
+  BatchInfo info;
+  info.batch_time = t;
+  info.submission_time_ms = clock_->nowMs();
+  {
+    std::lock_guard lock(records_mu_);
+    info.stream_id_to_num_records = batch_records_[t];
+  }
+  postStreamingEvent(*runtime_, this, StreamingEvent::Kind::kBatchSubmitted, info);
+  std::lock_guard lock(mu_);
+  queued_.push_back({t, info.submission_time_ms});
+  cv_.notify_all();
+}
+
+void StreamingCore::runLoop() {
+  for (;;) {
+    QueuedBatch next;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !queued_.empty() || generating_done_; });
+      if (stopping_) return;  // a stop without draining leaves the queued batches
+      if (queued_.empty()) {  // drained: the generator queues nothing more
+        stopping_ = true;
+        cv_.notify_all();
+        return;
+      }
+      next = queued_.front();
+      queued_.pop_front();
+    }
+    runBatch(next.time, next.submission_time_ms);
+  }
+}
+
+void StreamingCore::warnAboutDelay(Time t, std::int64_t processing_start_ms) {
+  // The batches of a restart's down time are late by it: expected, not a warning.
+  if (t.milliseconds() <= started_at_ms_) return;
+  const std::int64_t delay = processing_start_ms - t.milliseconds();
+  const std::int64_t threshold = kDelayWarningBatches * batch_duration_.count();
+  if (delay > threshold && delay >= 2 * warned_delay_ms_) {
+    detail::log(LogLevel::kWarn,
+                fmt::format("Batch {} starts {} ms after its batch time ({} batch intervals): the "
+                            "job is slower than its input and batches are queueing; consider "
+                            "spark.streaming.backpressure.enabled, "
+                            "spark.streaming.receiver.maxRate or a longer batch interval",
+                            t.toString(), delay, delay / batch_duration_.count()));
+    warned_delay_ms_ = delay;
+  } else if (delay <= threshold && warned_delay_ms_ > 0) {
+    detail::log(LogLevel::kInfo,
+                fmt::format("Batch {} starts {} ms after its batch time: caught up", t.toString(),
+                            delay));
+    warned_delay_ms_ = 0;
   }
 }
 
@@ -544,25 +633,18 @@ void StreamingCore::recordError(std::exception_ptr error) {
   cv_.notify_all();
 }
 
-void StreamingCore::runBatch(Time t) {
+void StreamingCore::runBatch(Time t, std::int64_t submission_time_ms) {
   std::vector<std::shared_ptr<OutputBase>> outputs;
-  std::vector<std::pair<std::shared_ptr<InputBase>, std::shared_ptr<DStreamBase>>> inputs;
   {
     std::lock_guard lock(mu_);
     outputs = outputs_;
-    inputs = inputs_;
-  }
-  {
-    std::lock_guard lock(records_mu_);
-    batch_records_.clear();
-    for (auto& [input, node] : inputs) batch_records_[input->streamId()] = 0;
   }
   BatchInfo info;
   info.batch_time = t;
-  info.submission_time_ms = clock_->nowMs();
-  for (auto& [input, node] : inputs) input->allocateBatch(t);
+  info.submission_time_ms = submission_time_ms;
   // Generating the jobs runs the stateful streams' updates: that is the batch's processing.
   const std::int64_t processing_start = clock_->nowMs();
+  warnAboutDelay(t, processing_start);
 
   // Job generation: build each output's RDD for t (lazily; stateful streams run their update).
   std::vector<std::pair<int, std::function<void()>>> jobs;
@@ -576,10 +658,14 @@ void StreamingCore::runBatch(Time t) {
     }
   }
   {
+    // Complete now: inputs that count in compute() (files) have reported too.
     std::lock_guard lock(records_mu_);
-    info.stream_id_to_num_records = batch_records_;
+    auto it = batch_records_.find(t);
+    if (it != batch_records_.end()) {
+      info.stream_id_to_num_records = std::move(it->second);
+      batch_records_.erase(it);
+    }
   }
-  postStreamingEvent(*runtime_, this, StreamingEvent::Kind::kBatchSubmitted, info);
   info.processing_start_time_ms = processing_start;
   postStreamingEvent(*runtime_, this, StreamingEvent::Kind::kBatchStarted, info);
   for (auto& [index, job] : jobs) {

@@ -3,9 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <map>
 #include <mutex>
+#include <string>
+#include <vector>
 #include <sluice/streaming.hpp>
 
+#include "core/listener_bus.hpp"
 #include "core/test_util.hpp"
 #include "stream_test_util.hpp"
 
@@ -40,6 +45,128 @@ TEST_P(ReceiverBatches, WindowsOverReceivedDataOverlapAsSparks) {
   ssc.stop(false);
   std::vector<std::vector<int>> expected{{1, 2}, {2, 3, 4}, {4, 5, 6}};
   EXPECT_EQ(windows, expected);
+}
+
+// Records the batch infos of submitted and completed batches.
+class BatchRecorder final : public sluice::StreamingListener {
+ public:
+  void onBatchSubmitted(const sluice::BatchInfo& info) override {
+    std::lock_guard lock(mu_);
+    submitted_.push_back(info);
+    cv_.notify_all();
+  }
+  void onBatchCompleted(const sluice::BatchInfo& info) override {
+    std::lock_guard lock(mu_);
+    completed_.push_back(info);
+  }
+  bool waitSubmitted(std::size_t n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, 60s, [&] { return submitted_.size() >= n; });
+  }
+  std::vector<sluice::BatchInfo> completed() {
+    std::lock_guard lock(mu_);
+    return completed_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<sluice::BatchInfo> submitted_;
+  std::vector<sluice::BatchInfo> completed_;
+};
+
+// Spark's job generator allocates the received blocks at each batch time, on its timer, and the
+// batches queue behind a slow one: data belongs to the batch of the time it arrived, however
+// late that batch runs, and the batch's scheduling delay is the time it waited in the queue.
+// (Sluice used to hand a receiver's data to a batch when the batch started running: here batch 2
+// took 2 and 3, and batch 3 nothing, with a scheduling delay of 0.)
+TEST_P(ReceiverBatches, DataBelongsToTheBatchOfItsArrivalWhileEarlierBatchesRun) {
+  sluice::Context sc(GetParam(), "receiverBatchTime");
+  auto clock = std::make_shared<sluice::ManualClock>();
+  sluice::StreamingContext ssc(sc, 1s, clock);
+  auto receiver = std::make_shared<PushReceiver>();
+  auto recorder = std::make_shared<BatchRecorder>();
+  ssc.addStreamingListener(recorder);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool released = false;
+  std::map<std::int64_t, std::vector<int>> batches;
+  ssc.receiverStream<int>(receiver).foreachRDD([&](const sluice::RDD<int>& rdd, sluice::Time t) {
+    auto v = rdd.collect();
+    std::sort(v.begin(), v.end());
+    std::unique_lock lock(mu);
+    batches[t.milliseconds()] = v;
+    cv.notify_all();
+    // The first batch is slow: it runs until the clock has passed two more batch times.
+    cv.wait(lock, [&] { return released; });
+  });
+  ssc.start();
+  for (int k = 1; k <= 3; ++k) {
+    receiver->store(std::vector<int>{k});
+    clock->advance(1000);
+    ASSERT_TRUE(recorder->waitSubmitted(static_cast<std::size_t>(k)));  // batch k allocated
+    if (k == 1) {  // batch 1 is running (at 1 s) before the clock moves on
+      std::unique_lock lock(mu);
+      ASSERT_TRUE(cv.wait_for(lock, 60s, [&] { return batches.contains(1000); }));
+    }
+  }
+  {
+    std::lock_guard lock(mu);
+    released = true;
+  }
+  cv.notify_all();
+  ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(3000), std::chrono::seconds(60)));
+  ssc.stop(false);
+  std::map<std::int64_t, std::vector<int>> expected{{1000, {1}}, {2000, {2}}, {3000, {3}}};
+  EXPECT_EQ(batches, expected);
+  ASSERT_TRUE(sc.runtime()->listenerBus().waitUntilEmpty(60s));
+  auto completed = recorder->completed();
+  ASSERT_EQ(completed.size(), 3u);
+  for (const auto& info : completed) {
+    EXPECT_EQ(info.submission_time_ms, info.batch_time.milliseconds());
+    EXPECT_EQ(info.stream_id_to_num_records.begin()->second, 1);
+  }
+  // Batches 2 and 3 waited in the queue until the clock reached 3 s and batch 1 was released.
+  EXPECT_EQ(completed[0].schedulingDelay(), 0);
+  EXPECT_EQ(completed[1].schedulingDelay(), 1000);
+  EXPECT_EQ(completed[2].schedulingDelay(), 0);
+}
+
+// A job slower than its input logs a warning once batches start more than 5 intervals late.
+TEST_P(ReceiverBatches, QueueingBatchesAreWarnedAbout) {
+  sluice::Context sc(GetParam(), "receiverDelayWarning");
+  auto clock = std::make_shared<sluice::ManualClock>();
+  sluice::StreamingContext ssc(sc, 1s, clock);
+  auto receiver = std::make_shared<PushReceiver>();
+  auto recorder = std::make_shared<BatchRecorder>();
+  ssc.addStreamingListener(recorder);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool released = false;
+  ssc.receiverStream<int>(receiver).foreachRDD([&](const sluice::RDD<int>& rdd) {
+    rdd.count();
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return released; });
+  });
+  ::testing::internal::CaptureStderr();
+  ssc.start();
+  for (int k = 1; k <= 8; ++k) {
+    clock->advance(1000);
+    ASSERT_TRUE(recorder->waitSubmitted(static_cast<std::size_t>(k)));
+  }
+  {
+    std::lock_guard lock(mu);
+    released = true;
+  }
+  cv.notify_all();
+  ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(8000), std::chrono::seconds(60)));
+  ssc.stop(false);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  // Batch 1 ran at 1 s, batch 2 starts at 8 s: 6 intervals late.
+  EXPECT_NE(err.find("Batch 2000 ms starts 6000 ms after its batch time (6 batch intervals)"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(err.find("Batch 7000 ms starts"), std::string::npos) << err;  // not repeated
 }
 
 SLUICE_ALL_MASTERS(ReceiverBatches);

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -175,8 +176,8 @@ class StreamingCore : public std::enable_shared_from_this<StreamingCore> {
   void removeListener(const std::shared_ptr<StreamingListener>& listener);
   enum class ReceiverEvent { kStarted, kError, kStopped };
   void postReceiverEvent(ReceiverEvent kind, const ReceiverInfo& info);
-  // Records for the batch being generated (called by inputs from compute()).
-  void reportInputRecords(int stream_id, long long records);
+  // Records of batch t (called by inputs from allocateBatch() or compute()).
+  void reportInputRecords(Time t, int stream_id, long long records);
 
   void start();
   void stop(bool gracefully);
@@ -193,8 +194,15 @@ class StreamingCore : public std::enable_shared_from_this<StreamingCore> {
   void clearGraph();
 
  private:
-  void runLoop(Time first);
-  void runBatch(Time t);
+  // Two threads, as Spark's JobGenerator and JobScheduler: the generator allocates each batch's
+  // input at its batch time and queues the batch; the runner runs the queued batches in order.
+  void generateLoop(Time first);
+  void allocateBatch(Time t);
+  void runLoop();
+  void runBatch(Time t, std::int64_t submission_time_ms);
+  // Warns when batches start more than kDelayWarningBatches intervals late (and again each time
+  // the delay doubles), and tells when they caught up.
+  void warnAboutDelay(Time t, std::int64_t processing_start_ms);
   // Stateful streams and inputs of the graph, each with its identity (uid or operation@id).
   std::vector<std::pair<std::string, DStreamBase*>> statefulStreams() const;
   std::vector<std::pair<std::string, InputBase*>> checkpointedInputs() const;
@@ -231,9 +239,19 @@ class StreamingCore : public std::enable_shared_from_this<StreamingCore> {
   int next_stream_id_ = 0;
   std::vector<std::pair<std::shared_ptr<InputBase>, std::shared_ptr<DStreamBase>>> inputs_;
   std::vector<std::shared_ptr<OutputBase>> outputs_;
-  std::map<int, long long> batch_records_;
+  std::map<Time, std::map<int, long long>> batch_records_;  // batch -> stream -> records
   std::mutex records_mu_;
-  std::thread thread_;
+  struct QueuedBatch {
+    Time time;
+    std::int64_t submission_time_ms;
+  };
+  std::deque<QueuedBatch> queued_;  // allocated, not yet running; under mu_
+  bool generating_done_ = false;    // the generator will queue no more batches; under mu_
+  static constexpr std::int64_t kDelayWarningBatches = 5;
+  std::int64_t warned_delay_ms_ = 0;  // the scheduling delay last warned about; runner only
+  std::int64_t started_at_ms_ = 0;    // clock time of start(); earlier batches are catch-up
+  std::thread generator_;
+  std::thread thread_;  // the runner
 };
 
 }  // namespace detail

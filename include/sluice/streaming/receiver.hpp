@@ -376,7 +376,7 @@ class ReceiverInputNode final : public DStreamNode<T>, public InputBase {
     }
     long long records = 0;
     for (const auto& b : blocks) records += static_cast<long long>(b.size());
-    this->core().reportInputRecords(this->id(), records);
+    this->core().reportInputRecords(t, this->id(), records);
     allocated_[t] = std::move(blocks);
     if (logging_) ranges_[t] = {t, begin, processed_end_};
   }
@@ -392,13 +392,19 @@ class ReceiverInputNode final : public DStreamNode<T>, public InputBase {
   // With the write-ahead log: the batch, the blocks of the remembered batches (a restart
   // recomputes the batches since the stateful streams' last data checkpoints from them) and the
   // first block no completed batch has taken.
+  // Batches after t may already be allocated (they are queued behind it): they are left out,
+  // and a restart finds their allocations in the log.
   std::string checkpointData(Time t) override {
     std::lock_guard lock(allocated_mu_);
     if (!logging_) return {};
     std::vector<ReceivedBlockLog::Range> ranges;
-    for (const auto& [time, range] : ranges_) ranges.push_back(range);
+    for (const auto& [time, range] : ranges_) {
+      if (time <= t) ranges.push_back(range);
+    }
+    const auto at_t = ranges_.find(t);
+    const std::uint64_t end = at_t != ranges_.end() ? at_t->second.end : processed_end_;
     log_->noteCheckpoint(t, ranges.empty() ? t + this->slideDuration() : ranges.front().time);
-    return serialize(std::make_tuple(t.milliseconds(), processed_end_, ranges));
+    return serialize(std::make_tuple(t.milliseconds(), end, ranges));
   }
   void restoreCheckpointData(std::string_view bytes) override {
     std::tuple<std::int64_t, std::uint64_t, std::vector<ReceivedBlockLog::Range>> mark;
