@@ -262,7 +262,7 @@ StreamingCore::~StreamingCore() {
     clock_->wakeWaiters();
     {
       std::lock_guard lock(mu_);
-      cv_.notify_all();
+      queue_cv_.notify_all();
     }
     if (generator_.joinable()) generator_.join();
     if (thread_.joinable()) thread_.join();
@@ -498,7 +498,7 @@ void StreamingCore::stop(bool gracefully) {
   clock_->wakeWaiters();
   {
     std::lock_guard lock(mu_);
-    cv_.notify_all();
+    queue_cv_.notify_all();
   }
   if (generator_.joinable()) generator_.join();
   if (thread_.joinable()) thread_.join();
@@ -557,7 +557,7 @@ void StreamingCore::generateLoop(Time first) {
   }
   std::lock_guard lock(mu_);
   generating_done_ = true;
-  cv_.notify_all();
+  queue_cv_.notify_all();
 }
 
 void StreamingCore::allocateBatch(Time t) {
@@ -584,7 +584,7 @@ void StreamingCore::allocateBatch(Time t) {
   postStreamingEvent(*runtime_, this, StreamingEvent::Kind::kBatchSubmitted, info);
   std::lock_guard lock(mu_);
   queued_.push_back({t, info.submission_time_ms});
-  cv_.notify_all();
+  queue_cv_.notify_one();
 }
 
 void StreamingCore::runLoop() {
@@ -592,7 +592,7 @@ void StreamingCore::runLoop() {
     QueuedBatch next;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queued_.empty() || generating_done_; });
+      queue_cv_.wait(lock, [&] { return stopping_ || !queued_.empty() || generating_done_; });
       if (stopping_) return;  // a stop without draining leaves the queued batches
       if (queued_.empty()) {  // drained: the generator queues nothing more
         stopping_ = true;

@@ -246,6 +246,9 @@ class StreamingCore : public std::enable_shared_from_this<StreamingCore> {
     std::int64_t submission_time_ms;
   };
   std::deque<QueuedBatch> queued_;  // allocated, not yet running; under mu_
+  // The runner waits on this one, so that queuing a batch wakes only the runner (cv_ has the
+  // threads waiting for batches to complete).
+  std::condition_variable queue_cv_;
   bool generating_done_ = false;    // the generator will queue no more batches; under mu_
   static constexpr std::int64_t kDelayWarningBatches = 5;
   std::int64_t warned_delay_ms_ = 0;  // the scheduling delay last warned about; runner only
