@@ -47,8 +47,15 @@ void ReceiverSupervisor::start() {
     started_ = true;
     stopped_ = false;
   }
-  // The rate is read here: spark.streaming.receiver.maxRate is fixed once the context started.
-  limiter_->setRate(core_->conf().receiver_max_rate);
+  // The rate is read here: the settings are fixed once the context started. With backpressure
+  // the receiver starts at initialRate (Spark's), never above maxRate.
+  const StreamingConf& conf = core_->conf();
+  double rate = conf.receiver_max_rate;
+  if (conf.backpressure && conf.backpressure_initial_rate > 0) {
+    rate = rate > 0 ? std::min(rate, conf.backpressure_initial_rate)
+                    : conf.backpressure_initial_rate;
+  }
+  limiter_->setRate(rate);
   cancelRateWaits(false);
   on_start_();
   auto i = info(true);
@@ -169,6 +176,12 @@ bool ReceiverSupervisor::isStarted() const {
 bool ReceiverSupervisor::isStopped() const {
   std::lock_guard lock(mu_);
   return stopped_ || !started_;
+}
+
+void ReceiverSupervisor::updateRate(double records_per_second) {
+  if (!(records_per_second > 0)) return;
+  const double max = core_->conf().receiver_max_rate;
+  limiter_->setRate(max > 0 ? std::min(max, records_per_second) : records_per_second);
 }
 
 void ReceiverSupervisor::waitToStore() {

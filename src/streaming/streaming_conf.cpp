@@ -26,7 +26,14 @@ void setBool(StreamingConf& c, const std::string& key, const std::string& value)
 
 // Every key StreamingConf takes, with how its value is parsed into the field: the one list, so
 // that sluice::Conf accepts exactly these (through isStreamingKey and a trial set()).
-constexpr std::array<std::pair<std::string_view, Setter>, 14> kSetters{{
+template <auto kField>
+void setNonNegative(StreamingConf& c, const std::string& key, const std::string& value) {
+  const double v = detail::parseFiniteNumber(key, value);
+  if (v < 0) throw InvalidArgumentError(fmt::format("{}: '{}' must not be negative", key, value));
+  c.*kField = v;
+}
+
+constexpr std::array<std::pair<std::string_view, Setter>, 20> kSetters{{
     {"spark.streaming.blockInterval",
      [](StreamingConf& c, const std::string& key, const std::string& value) {
        const Duration interval = detail::parseDuration(key, value);
@@ -39,6 +46,19 @@ constexpr std::array<std::pair<std::string_view, Setter>, 14> kSetters{{
     {"spark.streaming.receiver.maxRate",
      [](StreamingConf& c, const std::string& key, const std::string& value) {
        c.receiver_max_rate = detail::parseFiniteNumber(key, value);
+     }},
+    {"spark.streaming.backpressure.enabled", setBool<&StreamingConf::backpressure>},
+    {"spark.streaming.backpressure.initialRate",
+     setNonNegative<&StreamingConf::backpressure_initial_rate>},
+    {"spark.streaming.backpressure.pid.proportional",
+     setNonNegative<&StreamingConf::pid_proportional>},
+    {"spark.streaming.backpressure.pid.integral", setNonNegative<&StreamingConf::pid_integral>},
+    {"spark.streaming.backpressure.pid.derived", setNonNegative<&StreamingConf::pid_derivative>},
+    {"spark.streaming.backpressure.pid.minRate",
+     [](StreamingConf& c, const std::string& key, const std::string& value) {
+       const double v = detail::parseFiniteNumber(key, value);
+       if (v <= 0) throw InvalidArgumentError(fmt::format("{}: '{}' must be positive", key, value));
+       c.pid_min_rate = v;
      }},
     {"spark.streaming.receiverRestartDelay", setDuration<&StreamingConf::receiver_restart_delay>},
     {"spark.streaming.fileStream.minRememberDuration",

@@ -14,6 +14,7 @@
 #include "core/listener_bus.hpp"
 #include "io/file_system.hpp"
 #include "streaming/checkpointer.hpp"
+#include "streaming/rate_estimator.hpp"
 
 namespace sluice {
 namespace {
@@ -511,6 +512,8 @@ void StreamingCore::stop(bool gracefully) {
                   fmt::format("Stopped with {} queued batch(es) not processed, from {} to {}",
                               queued_.size(), queued_.front().time.toString(),
                               queued_.back().time.toString()));
+      std::lock_guard records_lock(records_mu_);
+      for (const auto& batch : queued_) batch_records_.erase(batch.time);
       queued_.clear();
     }
   }
@@ -571,12 +574,14 @@ void StreamingCore::allocateBatch(Time t) {
     auto& records = batch_records_[t];
     for (auto& [input, node] : inputs) records[input->streamId()] = 0;
   }
+  BatchInfo info;
+  info.batch_time = t;
+  // Read before the inputs allocate: a direct input reading its source at allocation delays the
+  // batch as processing would, and counts as its scheduling delay.
+  info.submission_time_ms = clock_->nowMs();
   // Spark's allocateBlocksToBatch: what the receivers hold at t belongs to batch t, however
   // late the batch runs.
   for (auto& [input, node] : inputs) input->allocateBatch(t);
-  BatchInfo info;
-  info.batch_time = t;
-  info.submission_time_ms = clock_->nowMs();
   {
     std::lock_guard lock(records_mu_);
     info.stream_id_to_num_records = batch_records_[t];
@@ -624,6 +629,30 @@ void StreamingCore::warnAboutDelay(Time t, std::int64_t processing_start_ms) {
                 fmt::format("Batch {} starts {} ms after its batch time: caught up", t.toString(),
                             delay));
     warned_delay_ms_ = 0;
+  }
+}
+
+void StreamingCore::updateRateLimits(const BatchInfo& info) {
+  std::vector<std::pair<std::shared_ptr<InputBase>, std::shared_ptr<DStreamBase>>> inputs;
+  {
+    std::lock_guard lock(mu_);
+    inputs = inputs_;
+  }
+  const std::int64_t processing = info.processingDelay().value_or(0);
+  const std::int64_t scheduling = info.schedulingDelay().value_or(0);
+  for (auto& [input, node] : inputs) {
+    auto& estimator = rate_estimators_[input->streamId()];
+    if (!estimator) {
+      estimator = std::make_unique<PidRateEstimator>(batch_duration_.count(), conf_.pid_proportional,
+                                                     conf_.pid_integral, conf_.pid_derivative,
+                                                     conf_.pid_min_rate);
+    }
+    const auto records = info.stream_id_to_num_records.find(input->streamId());
+    const auto rate = estimator->compute(
+        *info.processing_end_time_ms,
+        records == info.stream_id_to_num_records.end() ? 0 : records->second, processing,
+        scheduling);
+    if (rate) input->updateRateLimit(*rate);
   }
 }
 
@@ -715,6 +744,7 @@ void StreamingCore::runBatch(Time t, std::int64_t submission_time_ms) {
   }
   info.processing_end_time_ms = clock_->nowMs();
   postStreamingEvent(*runtime_, this, StreamingEvent::Kind::kBatchCompleted, info);
+  if (conf_.backpressure) updateRateLimits(info);
 
   for (auto& output : outputs) {
     std::vector<DStreamBase*> pending{&output->stream()};

@@ -15,13 +15,14 @@
 #include <thread>
 #include <vector>
 
+#include "counting_receiver.hpp"
+
 namespace {
 
 using namespace std::chrono_literals;
 using sluice::ManualClock;
 using sluice::detail::RateLimiter;
-
-constexpr auto kDeadline = 60s;
+using sluice::stream_test::CountingReceiver;
 
 TEST(RateLimiter, SpacesPermitsOneIntervalApart) {
   ManualClock clock(1000);
@@ -107,40 +108,6 @@ TEST(RateLimiter, AcquireWaitsForTheManualClockAndCanBeCancelled) {
   mover.join();
   EXPECT_TRUE(third);
 }
-
-// Stores 0, 1, 2, ... one record at a time until stopped, counting what store() let through.
-class CountingReceiver final : public sluice::Receiver<int> {
- public:
-  void onStart() override {
-    thread_ = std::thread([this] {
-      int i = 0;
-      while (!isStopped()) {
-        store(i++);
-        std::lock_guard lock(mu_);
-        ++stored_;
-        cv_.notify_all();
-      }
-    });
-  }
-  void onStop() override {
-    if (thread_.joinable()) thread_.join();
-  }
-  std::string name() const override { return "CountingReceiver"; }
-  bool waitStored(long long n) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, kDeadline, [&] { return stored_ >= n; });
-  }
-  long long stored() {
-    std::lock_guard lock(mu_);
-    return stored_;
-  }
-
- private:
-  std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  long long stored_ = 0;
-};
 
 // A receiver storing as fast as it can is held to maxRate on the context's (manual) clock: by
 // clock time T it has stored rate x T + 1 records and no more, and stop() returns although the

@@ -24,6 +24,14 @@ struct StreamingConf {
   std::optional<Duration>
       graceful_stop_timeout;     // spark.streaming.gracefulStopTimeout (10 x batch)
   double receiver_max_rate = 0;  // spark.streaming.receiver.maxRate (records/s; <= 0: none)
+  // spark.streaming.backpressure.*: each receiver's rate follows what the job processes
+  // (Spark's PID rate estimator), starting at initialRate (<= 0: unlimited), never above maxRate.
+  bool backpressure = false;            // .enabled
+  double backpressure_initial_rate = 0;  // .initialRate (records/s)
+  double pid_proportional = 1.0;         // .pid.proportional
+  double pid_integral = 0.2;             // .pid.integral
+  double pid_derivative = 0.0;           // .pid.derived
+  double pid_min_rate = 100;             // .pid.minRate (records/s, > 0)
   Duration receiver_restart_delay{2000};     // spark.streaming.receiverRestartDelay
   Duration file_min_remember{60000};         // spark.streaming.fileStream.minRememberDuration
   bool unpersist = true;                     // spark.streaming.unpersist

@@ -112,6 +112,9 @@ class InputBase {
   virtual void allocateBatch(Time /*t*/) {}
   // True while received data is waiting for a batch (graceful stop drains it).
   virtual bool hasPendingData() const { return false; }
+  // Backpressure's new bound on this input's ingestion rate (records/s, > 0), after a batch.
+  // Inputs that cannot throttle ignore it.
+  virtual void updateRateLimit(double /*records_per_second*/) {}
   virtual std::string inputName() const = 0;
   // What a restarted job needs to regenerate this input's batches exactly (the files each batch
   // took, the logged blocks each batch was given), saved with every checkpoint after batch t;
@@ -137,6 +140,8 @@ class OutputBase {
 };
 
 // The shared state of a StreamingContext. Thread-safe.
+class PidRateEstimator;
+
 class StreamingCore : public std::enable_shared_from_this<StreamingCore> {
  public:
   StreamingCore(Context& context, Duration batch_duration, std::shared_ptr<Clock> clock);
@@ -203,6 +208,8 @@ class StreamingCore : public std::enable_shared_from_this<StreamingCore> {
   // Warns when batches start more than kDelayWarningBatches intervals late (and again each time
   // the delay doubles), and tells when they caught up.
   void warnAboutDelay(Time t, std::int64_t processing_start_ms);
+  // spark.streaming.backpressure.enabled: each input's new rate bound from this batch's figures.
+  void updateRateLimits(const BatchInfo& info);
   // Stateful streams and inputs of the graph, each with its identity (uid or operation@id).
   std::vector<std::pair<std::string, DStreamBase*>> statefulStreams() const;
   std::vector<std::pair<std::string, InputBase*>> checkpointedInputs() const;
@@ -253,6 +260,8 @@ class StreamingCore : public std::enable_shared_from_this<StreamingCore> {
   static constexpr std::int64_t kDelayWarningBatches = 5;
   std::int64_t warned_delay_ms_ = 0;  // the scheduling delay last warned about; runner only
   std::int64_t started_at_ms_ = 0;    // clock time of start(); earlier batches are catch-up
+  // Backpressure: one estimator per input stream id; runner only.
+  std::map<int, std::unique_ptr<PidRateEstimator>> rate_estimators_;
   std::thread generator_;
   std::thread thread_;  // the runner
 };

@@ -47,8 +47,11 @@ class ReceiverSupervisor {
   void reportError(const std::string& message);
   bool isStarted() const;
   bool isStopped() const;
-  // Blocks as needed to keep single-record stores under spark.streaming.receiver.maxRate.
+  // Blocks as needed to keep single-record stores under spark.streaming.receiver.maxRate (or
+  // the rate backpressure set).
   void waitToStore();
+  // Backpressure's new rate (records/s), capped by spark.streaming.receiver.maxRate.
+  void updateRate(double records_per_second);
   int streamId() const noexcept { return stream_id_; }
 
  private:
@@ -332,6 +335,9 @@ class ReceiverInputNode final : public DStreamNode<T>, public InputBase {
     timer_->stop();
     // A receiver thread the user did not join may still store; the log hook points at this node.
     buffer_->setLog({}, {});
+  }
+  void updateRateLimit(double records_per_second) override {
+    receiver_->supervisor_->updateRate(records_per_second);
   }
   bool hasPendingData() const override {
     {
