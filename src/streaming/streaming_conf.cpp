@@ -33,7 +33,7 @@ void setNonNegative(StreamingConf& c, const std::string& key, const std::string&
   c.*kField = v;
 }
 
-constexpr std::array<std::pair<std::string_view, Setter>, 20> kSetters{{
+constexpr std::array<std::pair<std::string_view, Setter>, 21> kSetters{{
     {"spark.streaming.blockInterval",
      [](StreamingConf& c, const std::string& key, const std::string& value) {
        const Duration interval = detail::parseDuration(key, value);
@@ -59,6 +59,10 @@ constexpr std::array<std::pair<std::string_view, Setter>, 20> kSetters{{
        const double v = detail::parseFiniteNumber(key, value);
        if (v <= 0) throw InvalidArgumentError(fmt::format("{}: '{}' must be positive", key, value));
        c.pid_min_rate = v;
+     }},
+    {"sluice.streaming.redis.maxRatePerPartition",
+     [](StreamingConf& c, const std::string& key, const std::string& value) {
+       c.redis_max_rate_per_partition = detail::parseFiniteNumber(key, value);
      }},
     {"spark.streaming.receiverRestartDelay", setDuration<&StreamingConf::receiver_restart_delay>},
     {"spark.streaming.fileStream.minRememberDuration",

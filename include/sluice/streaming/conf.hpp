@@ -32,6 +32,9 @@ struct StreamingConf {
   double pid_integral = 0.2;             // .pid.integral
   double pid_derivative = 0.0;           // .pid.derived
   double pid_min_rate = 100;             // .pid.minRate (records/s, > 0)
+  // sluice.streaming.redis.maxRatePerPartition: entries/s per Redis stream key of a direct Redis
+  // stream (Spark's spark.streaming.kafka.maxRatePerPartition); <= 0: none
+  double redis_max_rate_per_partition = 0;
   Duration receiver_restart_delay{2000};     // spark.streaming.receiverRestartDelay
   Duration file_min_remember{60000};         // spark.streaming.fileStream.minRememberDuration
   bool unpersist = true;                     // spark.streaming.unpersist

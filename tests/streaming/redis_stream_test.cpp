@@ -1,0 +1,321 @@
+// RedisUtils::createDirectStream against a real redis-server started by the test: each batch
+// takes the entries added before its batch time, one partition per stream key; the rate cap;
+// exactly-once input across a restart from the checkpoint (a replayed batch reads the same ids);
+// an unreachable server is a receiver error that skips nothing.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <sluice/streaming.hpp>
+#include <sluice/streaming/redis.hpp>
+#include <string>
+#include <vector>
+
+#include "redis_server.hpp"
+#include "temp_dir.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using sluice::RedisStreamEntry;
+using sluice::stream_test::RedisServer;
+
+class RedisStream : public ::testing::TestWithParam<std::string> {};
+
+// Adds entries {n: value} with explicit ids "<ms>-1", so batches and replays are predictable.
+void add(sluice::detail::RedisConnection& redis, const std::string& key, int from, int to) {
+  for (int n = from; n <= to; ++n) {
+    redis.command({"XADD", key, std::to_string(n) + "-1", "n", std::to_string(n)});
+  }
+}
+
+// What each batch of a stream held: "key:n" sorted, and the number of partitions.
+struct Collected {
+  std::mutex mu;
+  std::map<std::int64_t, std::vector<std::string>> batches;
+  std::map<std::int64_t, std::size_t> partitions;
+
+  void record(const sluice::RDD<RedisStreamEntry>& rdd, sluice::Time t) {
+    std::vector<std::string> v;
+    for (const auto& e : rdd.collect()) v.push_back(e.stream + ":" + *e.get("n"));
+    std::sort(v.begin(), v.end());
+    std::lock_guard lock(mu);
+    batches[t.milliseconds()] = v;
+    partitions[t.milliseconds()] = rdd.getNumPartitions();
+  }
+};
+
+std::vector<std::string> names(const std::string& key, int from, int to) {
+  std::vector<std::string> v;
+  for (int n = from; n <= to; ++n) v.push_back(key + ":" + std::to_string(n));
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+TEST_P(RedisStream, EachBatchTakesTheEntriesAddedBeforeItsTime) {
+  RedisServer server;
+  auto redis = server.connect();
+  add(redis, "a", 1, 3);  // before start: not read with the default auto.offset.reset=latest
+  sluice::Context sc(GetParam(), "redisBatches");
+  auto clock = std::make_shared<sluice::ManualClock>();
+  sluice::StreamingContext ssc(sc, 1s, clock);
+  Collected collected;
+  sluice::RedisUtils::createDirectStream(ssc, {"a", "b"}, {{"redis.address", server.address()}})
+      .foreachRDD([&](const sluice::RDD<RedisStreamEntry>& rdd, sluice::Time t) {
+        collected.record(rdd, t);
+      });
+  ssc.start();
+  add(redis, "a", 4, 6);
+  add(redis, "b", 1, 2);
+  clock->advance(1000);
+  ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(1000), 60s));
+  clock->advance(1000);  // nothing new
+  ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(2000), 60s));
+  add(redis, "b", 3, 3);
+  clock->advance(1000);
+  ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(3000), 60s));
+  ssc.stop(false);
+
+  auto first = names("a", 4, 6);
+  for (auto& n : names("b", 1, 2)) first.push_back(n);
+  std::sort(first.begin(), first.end());
+  EXPECT_EQ(collected.batches[1000], first);
+  EXPECT_EQ(collected.partitions[1000], 2u);  // one per key
+  EXPECT_EQ(collected.batches[2000], std::vector<std::string>{});
+  EXPECT_EQ(collected.batches[3000], names("b", 3, 3));
+}
+
+TEST_P(RedisStream, EarliestReadsTheWholeStreamAndTheRateCapsEachKey) {
+  RedisServer server;
+  auto redis = server.connect();
+  add(redis, "a", 1, 7);
+  add(redis, "b", 1, 2);
+  sluice::Context sc(GetParam(), "redisRate");
+  auto clock = std::make_shared<sluice::ManualClock>();
+  sluice::StreamingContext ssc(sc, 1s, clock);
+  ssc.conf().set("sluice.streaming.redis.maxRatePerPartition", "3");
+  Collected collected;
+  sluice::RedisUtils::createDirectStream(
+      ssc, {"a", "b"}, {{"redis.address", server.address()}, {"auto.offset.reset", "earliest"}})
+      .foreachRDD([&](const sluice::RDD<RedisStreamEntry>& rdd, sluice::Time t) {
+        collected.record(rdd, t);
+      });
+  ssc.start();
+  for (int k = 1; k <= 4; ++k) {
+    clock->advance(1000);
+    ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(k * 1000), 60s));
+  }
+  ssc.stop(false);
+  auto first = names("a", 1, 3);
+  for (auto& n : names("b", 1, 2)) first.push_back(n);
+  std::sort(first.begin(), first.end());
+  EXPECT_EQ(collected.batches[1000], first);
+  EXPECT_EQ(collected.batches[2000], names("a", 4, 6));
+  EXPECT_EQ(collected.batches[3000], names("a", 7, 7));
+  EXPECT_EQ(collected.batches[4000], std::vector<std::string>{});
+}
+
+// Backpressure's rate is shared equally among the keys, from initialRate on; on the manual clock
+// batches take no time, so the estimator keeps the rate where it is.
+TEST_P(RedisStream, BackpressureSharesItsRateAmongTheKeys) {
+  RedisServer server;
+  auto redis = server.connect();
+  add(redis, "a", 1, 5);
+  add(redis, "b", 1, 5);
+  sluice::Context sc(GetParam(), "redisBackpressure");
+  auto clock = std::make_shared<sluice::ManualClock>();
+  sluice::StreamingContext ssc(sc, 1s, clock);
+  ssc.conf().set("spark.streaming.backpressure.enabled", "true");
+  ssc.conf().set("spark.streaming.backpressure.initialRate", "4");
+  Collected collected;
+  sluice::RedisUtils::createDirectStream(
+      ssc, {"a", "b"}, {{"redis.address", server.address()}, {"auto.offset.reset", "earliest"}})
+      .foreachRDD([&](const sluice::RDD<RedisStreamEntry>& rdd, sluice::Time t) {
+        collected.record(rdd, t);
+      });
+  ssc.start();
+  for (int k = 1; k <= 3; ++k) {
+    clock->advance(1000);
+    ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(k * 1000), 60s));
+  }
+  ssc.stop(false);
+  for (int k = 1; k <= 3; ++k) {
+    auto expected = names("a", 2 * k - 1, std::min(2 * k, 5));
+    for (auto& n : names("b", 2 * k - 1, std::min(2 * k, 5))) expected.push_back(n);
+    std::sort(expected.begin(), expected.end());
+    EXPECT_EQ(collected.batches[k * 1000], expected) << "batch " << k;
+  }
+}
+
+// A running count per key, stopped without a graceful stop after batch 5 and resumed from the
+// checkpoint: the state's data checkpoint is of batch 3, so the restart recomputes batches 4
+// and 5 by reading their id ranges again, then goes on after batch 5's position. Every entry is
+// counted once.
+TEST_P(RedisStream, ARestartFromTheCheckpointCountsEveryEntryOnce) {
+  RedisServer server;
+  auto redis = server.connect();
+  sluice::testing_util::TempDir dir("sluice_redis_ckpt");
+  const std::string checkpoint = dir.path().string();
+  std::mutex mu;
+  std::map<std::int64_t, std::map<std::string, long long>> counts;
+  auto run = [&](int first, int last, std::int64_t start_ms) {
+    sluice::Context sc(GetParam(), "redisRestart");
+    auto clock = std::make_shared<sluice::ManualClock>(start_ms);
+    auto ssc = sluice::StreamingContext::getOrCreate(checkpoint, [&] {
+      auto s = std::make_unique<sluice::StreamingContext>(sc, 1s, clock);
+      sluice::RedisUtils::createDirectStream(
+          *s, {"a", "b"}, {{"redis.address", server.address()}, {"auto.offset.reset", "earliest"}})
+          .uid("redis")
+          .map([](const RedisStreamEntry& e) { return std::make_pair(e.stream, 1LL); })
+          .updateStateByKey([](const std::vector<long long>& ones, std::optional<long long> n) {
+            return std::optional<long long>(n.value_or(0) + static_cast<long long>(ones.size()));
+          })
+          .uid("counts")
+          .checkpoint(3s)
+          .foreachRDD([&](const sluice::RDD<std::pair<std::string, long long>>& rdd,
+                          sluice::Time t) {
+            auto v = rdd.collect();
+            std::lock_guard lock(mu);
+            counts[t.milliseconds()] = {v.begin(), v.end()};
+          });
+      s->checkpoint(checkpoint);
+      return s;
+    });
+    ssc->start();
+    for (int k = first; k <= last; ++k) {
+      add(redis, "a", 10 * k + 1, 10 * k + k);  // k entries
+      add(redis, "b", 10 * k + 1, 10 * k + 1);  // 1 entry
+      clock->setTime(k * 1000);
+      ASSERT_TRUE(ssc->core()->waitForBatch(sluice::Time(k * 1000), 60s));
+    }
+    ssc->core()->flushCheckpoints();
+    ssc->stop(true, false);
+  };
+  run(1, 5, 0);
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(counts[5000], (std::map<std::string, long long>{{"a", 15}, {"b", 5}}));
+  }
+  run(6, 7, 5000);
+  std::lock_guard lock(mu);
+  EXPECT_EQ(counts[6000], (std::map<std::string, long long>{{"a", 21}, {"b", 6}}));
+  EXPECT_EQ(counts[7000], (std::map<std::string, long long>{{"a", 28}, {"b", 7}}));
+}
+
+class ErrorRecorder final : public sluice::StreamingListener {
+ public:
+  void onReceiverError(const sluice::ReceiverInfo& info) override {
+    std::lock_guard lock(mu_);
+    errors_.push_back(info.last_error_message);
+    cv_.notify_all();
+  }
+  bool waitErrors(std::size_t n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, 60s, [&] { return errors_.size() >= n; });
+  }
+  std::vector<std::string> errors() {
+    std::lock_guard lock(mu_);
+    return errors_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::string> errors_;
+};
+
+TEST_P(RedisStream, AnUnreachableServerIsAReceiverErrorAndSkipsNothing) {
+  RedisServer server;
+  sluice::Context sc(GetParam(), "redisDown");
+  auto clock = std::make_shared<sluice::ManualClock>();
+  sluice::StreamingContext ssc(sc, 1s, clock);
+  auto errors = std::make_shared<ErrorRecorder>();
+  ssc.addStreamingListener(errors);
+  Collected collected;
+  sluice::RedisUtils::createDirectStream(
+      ssc, {"a"}, {{"redis.address", server.address()}, {"auto.offset.reset", "earliest"}})
+      .foreachRDD([&](const sluice::RDD<RedisStreamEntry>& rdd, sluice::Time t) {
+        collected.record(rdd, t);
+      });
+  ssc.start();
+  {
+    auto redis = server.connect();
+    add(redis, "a", 1, 2);
+  }
+  clock->advance(1000);
+  ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(1000), 60s));
+  {
+    auto redis = server.connect();
+    add(redis, "a", 3, 5);
+  }
+  server.stop();
+  clock->advance(1000);
+  ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(2000), 60s));
+  ASSERT_TRUE(errors->waitErrors(1));
+  server.start();
+  clock->advance(1000);
+  ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(3000), 60s));
+  ssc.stop(false);
+  EXPECT_EQ(collected.batches[1000], names("a", 1, 2));
+  EXPECT_EQ(collected.batches[2000], std::vector<std::string>{});
+  EXPECT_EQ(collected.batches[3000], names("a", 3, 5));
+  EXPECT_NE(errors->errors().at(0).find("Redis at " + server.address()), std::string::npos)
+      << errors->errors().at(0);
+}
+
+TEST_P(RedisStream, AKeyThatIsNotAStreamIsAnErrorTheOtherKeysAreRead) {
+  RedisServer server;
+  auto redis = server.connect();
+  redis.command({"SET", "plain", "value"});
+  sluice::Context sc(GetParam(), "redisWrongType");
+  auto clock = std::make_shared<sluice::ManualClock>();
+  sluice::StreamingContext ssc(sc, 1s, clock);
+  auto errors = std::make_shared<ErrorRecorder>();
+  ssc.addStreamingListener(errors);
+  Collected collected;
+  sluice::RedisUtils::createDirectStream(
+      ssc, {"plain", "a"},
+      {{"redis.address", server.address()}, {"auto.offset.reset", "earliest"}})
+      .foreachRDD([&](const sluice::RDD<RedisStreamEntry>& rdd, sluice::Time t) {
+        collected.record(rdd, t);
+      });
+  ssc.start();
+  add(redis, "a", 1, 2);
+  clock->advance(1000);
+  ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(1000), 60s));
+  ASSERT_TRUE(errors->waitErrors(1));
+  ssc.stop(false);
+  EXPECT_EQ(collected.batches[1000], names("a", 1, 2));
+  EXPECT_NE(errors->errors().at(0).find("WRONGTYPE"), std::string::npos) << errors->errors().at(0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Masters, RedisStream,
+                         ::testing::Values("local[1]", "local[2]", "local[4]"));
+
+TEST(RedisStreamSettings, BadSettingsAreRefusedWithTheirName) {
+  sluice::Context sc("local[1]", "redisSettings");
+  sluice::StreamingContext ssc(sc, 1s, std::make_shared<sluice::ManualClock>());
+  auto refused = [&](std::vector<std::string> streams, std::map<std::string, std::string> params,
+                     const std::string& expected) {
+    try {
+      sluice::RedisUtils::createDirectStream(ssc, streams, params);
+      ADD_FAILURE() << "accepted: " << expected;
+    } catch (const sluice::InvalidArgumentError& e) {
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+    }
+  };
+  refused({"a"}, {}, "redis.address is required");
+  refused({"a"}, {{"redis.address", "localhost"}}, "is not host:port");
+  refused({"a"}, {{"redis.address", "localhost:99999"}}, "is not host:port");
+  refused({"a"}, {{"redis.address", "h:1"}, {"auto.offset.reset", "newest"}}, "auto.offset.reset");
+  refused({"a"}, {{"redis.address", "h:1"}, {"redis.timeout.ms", "5s"}}, "redis.timeout.ms");
+  refused({"a"}, {{"redis.address", "h:1"}, {"group.id", "g"}}, "Unknown Redis stream setting");
+  refused({}, {{"redis.address", "h:1"}}, "no Redis stream");
+  refused({"a", "a"}, {{"redis.address", "h:1"}}, "given twice");
+  EXPECT_THROW(ssc.conf().set("sluice.streaming.redis.maxRatePerPartition", "ten"),
+               sluice::InvalidArgumentError);
+}
+
+}  // namespace
