@@ -254,15 +254,22 @@ TEST(Backpressure, ReceiversStartAtTheInitialRateAndFollowTheEstimate) {
   ASSERT_TRUE(rate.has_value());
   ASSERT_LT(*rate, 25.0);
   const long long before = receiver->stored();
+  // A receiver that wakes up late keeps at most a second of unused permits: the clock moves on
+  // once it has taken most of the second's.
+  long long taken_by_now = before;
   for (int second = 1; second <= 10; ++second) {
     clock->setTime(settled + second * 1000);
     ASSERT_TRUE(ssc.core()->waitForBatch(Time(settled + second * 1000), 60s));
+    taken_by_now += static_cast<long long>(std::floor(*rate)) - 1;
+    ASSERT_TRUE(receiver->waitStored(taken_by_now)) << receiver->stored() - before;
   }
+  // 10 s at the estimated rate, give or take the permits the receiver had not used yet at
+  // either end (at most one second's); at initialRate it would have been 500. The receiver
+  // thread may still be taking its permits: wait for the lower bound, then check the upper one.
+  const auto lowest = static_cast<long long>(std::floor(10 * *rate - *rate - 1));
+  EXPECT_TRUE(receiver->waitStored(before + lowest)) << receiver->stored() - before;
   const long long stored = receiver->stored() - before;
   ssc.stop(false);
-  // 10 s at the estimated rate, give or take the permits the receiver had not used yet at
-  // either end (at most one second's); at initialRate it would have been 500.
-  EXPECT_GE(static_cast<double>(stored), 10 * *rate - *rate - 1);
   EXPECT_LE(static_cast<double>(stored), 10 * *rate + *rate + 1);
 }
 
