@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 #include <hiredis/hiredis.h>
 
+#include <signal.h>
+
 #include <charconv>
+#include <ctime>
 
 namespace sluice::detail {
 namespace {
@@ -22,6 +25,40 @@ bool parseNumber(std::string_view s, std::uint64_t& out) {
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
   return ec == std::errc() && end == s.data() + s.size();
 }
+
+// hiredis writes with write(2): to a connection the server reset, that raises SIGPIPE, whose
+// default action ends the process. The library must not change the process's signal handling,
+// so SIGPIPE is blocked in the calling thread around each command (the write then fails with
+// EPIPE, a lost connection) and a SIGPIPE it raised is taken off the thread before unblocking.
+class SigpipeBlocked {
+ public:
+  SigpipeBlocked() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    blocked_ = pthread_sigmask(SIG_BLOCK, &pipe_, &old_) == 0;
+  }
+  ~SigpipeBlocked() {
+    if (!blocked_) return;
+    sigset_t pending;
+    sigpending(&pending);
+    if (!was_pending_ && sigismember(&pending, SIGPIPE) == 1) {
+      const timespec zero{0, 0};
+      sigtimedwait(&pipe_, nullptr, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SigpipeBlocked(const SigpipeBlocked&) = delete;
+  SigpipeBlocked& operator=(const SigpipeBlocked&) = delete;
+
+ private:
+  sigset_t pipe_;
+  sigset_t old_;
+  bool was_pending_ = false;
+  bool blocked_ = false;
+};
 
 }  // namespace
 
@@ -49,7 +86,13 @@ RedisConnection::RedisConnection(const std::string& host, int port,
     context_ = nullptr;
     throw RedisError(fmt::format("Cannot connect to Redis at {}: {}", where_, why), true);
   }
-  redisSetTimeout(context_, toTimeval(timeout));
+  if (redisSetTimeout(context_, toTimeval(timeout)) != REDIS_OK) {
+    // Without a read timeout a hung server would block the batch generator for good.
+    redisFree(context_);
+    context_ = nullptr;
+    throw RedisError(fmt::format("Cannot set the timeout of the connection to Redis at {}", where_),
+                     true);
+  }
 }
 
 RedisConnection::~RedisConnection() {
@@ -66,6 +109,7 @@ RedisConnection::Reply RedisConnection::run(const std::vector<std::string>& args
     argv.push_back(a.data());
     lengths.push_back(a.size());
   }
+  SigpipeBlocked no_sigpipe;
   Reply reply(redisCommandArgv(context_, static_cast<int>(args.size()), argv.data(),
                                lengths.data()));
   if (!reply) {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <sluice/error.hpp>
 #include <sluice/streaming/redis.hpp>
 #include <string>

@@ -105,20 +105,28 @@ class RedisDirectNode final : public DStreamNode<RedisStreamEntry>, public Input
   }
 
   void startInput() override {
-    std::lock_guard lock(mu_);
-    if (!positions_.empty()) return;  // restored from a checkpoint
+    {
+      std::lock_guard lock(mu_);
+      if (!positions_.empty()) return;  // restored from a checkpoint
+    }
+    Positions positions;
     if (params_.earliest) {
-      for (const auto& key : keys_) positions_[key] = StreamId{}.toString();
-      return;
+      for (const auto& key : keys_) positions[key] = StreamId{}.toString();
+    } else {
+      // "latest": entries added from now on. A key whose newest id cannot be read yet (the
+      // server is unreachable, or it is not a stream) starts at the newest entry of the first
+      // batch that reads it.
+      for (const auto& key : keys_) {
+        try {
+          positions[key] = latest(key).toString();
+        } catch (const RedisError& e) {
+          reportError(e.what());
+          if (e.connectionLost()) break;
+        }
+      }
     }
-    // "latest": entries added from now on. If the server cannot be reached yet, the first batch
-    // that reaches it starts at its newest entries.
-    try {
-      for (const auto& key : keys_) positions_[key] = latest(key).toString();
-    } catch (const RedisError& e) {
-      positions_.clear();
-      reportError(e.what());
-    }
+    std::lock_guard lock(mu_);
+    positions_ = std::move(positions);
   }
   void stopInput(bool) override {}
   void updateRateLimit(double records_per_second) override {
@@ -152,6 +160,9 @@ class RedisDirectNode final : public DStreamNode<RedisStreamEntry>, public Input
         error = e.what();
         // The connection is lost: the other keys wait for the next batch too.
         if (e.connectionLost()) break;
+      } catch (const std::exception& e) {
+        // An id Redis should not have sent, or no memory for the entries: this key waits.
+        error = fmt::format("stream '{}': {}", key, e.what());
       }
     }
     long long records = 0;
@@ -178,8 +189,8 @@ class RedisDirectNode final : public DStreamNode<RedisStreamEntry>, public Input
     const Time cutoff = t - rememberDuration();
     allocated_.erase(allocated_.begin(), allocated_.upper_bound(cutoff));
     ranges_.erase(ranges_.begin(), ranges_.upper_bound(cutoff));
-    // The positions after the cutoff batch stay: a checkpoint of it (a graceful stop's) needs
-    // them.
+    // The positions after the cutoff batch itself stay: with nothing to remember the cutoff is
+    // the batch just completed, which a graceful stop checkpoints after this ran.
     ends_.erase(ends_.begin(), ends_.lower_bound(cutoff));
   }
 
@@ -260,7 +271,9 @@ class RedisDirectNode final : public DStreamNode<RedisStreamEntry>, public Input
     }
     if (!rate) return std::nullopt;
     const double seconds = static_cast<double>(core().batchDuration().count()) / 1000.0;
-    return std::max<long long>(1, static_cast<long long>(std::floor(*rate * seconds)));
+    // Bounded so that the conversion cannot overflow; no batch reads 10^15 entries anyway.
+    const double entries = std::min(std::floor(*rate * seconds), 1e15);
+    return std::max<long long>(1, static_cast<long long>(entries));
   }
 
   RedisConnection& connection() {
@@ -280,9 +293,12 @@ class RedisDirectNode final : public DStreamNode<RedisStreamEntry>, public Input
     std::vector<RedisStreamEntry> entries;
     const std::optional<StreamId> newest = connection().lastId(key);
     if (!newest || *newest <= after) {
-      if (newest && *newest < after) warnBehind(key, *newest, after);
+      if (newest && *newest < after && warned_behind_.insert(key).second) {
+        warnBehind(key, *newest, after);
+      }
       return entries;
     }
+    warned_behind_.erase(key);
     StreamId from = after;
     for (;;) {
       const long long left = cap ? *cap - static_cast<long long>(entries.size()) : kPageEntries;
@@ -323,8 +339,9 @@ class RedisDirectNode final : public DStreamNode<RedisStreamEntry>, public Input
 
   void warnBehind(const std::string& key, StreamId newest, StreamId position) {
     log(LogLevel::kWarn,
-        fmt::format("{}: the newest entry of stream '{}' is {}, older than its position {}: the "
-                    "stream was deleted or recreated; entries with ids up to {} are not read",
+        fmt::format("{}: the newest entry of stream '{}' is {}, older than its position {}: "
+                    "entries were deleted, or the stream was recreated; new entries with ids up "
+                    "to {} will not be read",
                     inputName(), key, newest.toString(), position.toString(),
                     position.toString()));
   }
@@ -348,6 +365,7 @@ class RedisDirectNode final : public DStreamNode<RedisStreamEntry>, public Input
   const RedisParams params_;
   std::unique_ptr<RedisConnection> connection_;  // the generator thread's
   bool failing_ = false;                         // generator thread only
+  std::set<std::string> warned_behind_;          // generator thread only
 
   std::mutex mu_;
   Positions positions_;           // after the last allocated batch

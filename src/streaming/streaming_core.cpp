@@ -581,7 +581,17 @@ void StreamingCore::allocateBatch(Time t) {
   info.submission_time_ms = clock_->nowMs();
   // Spark's allocateBlocksToBatch: what the receivers hold at t belongs to batch t, however
   // late the batch runs.
-  for (auto& [input, node] : inputs) input->allocateBatch(t);
+  for (auto& [input, node] : inputs) {
+    try {
+      input->allocateBatch(t);
+    } catch (const std::exception& e) {
+      // On the generator thread an escaping exception would end the process: the batch goes on
+      // without this input's data and the error surfaces from awaitTermination.
+      detail::log(LogLevel::kError, fmt::format("Error allocating the input of {} to batch {}: {}",
+                                                input->inputName(), t.toString(), e.what()));
+      recordError(std::current_exception());
+    }
+  }
   {
     std::lock_guard lock(records_mu_);
     info.stream_id_to_num_records = batch_records_[t];

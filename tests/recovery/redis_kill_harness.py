@@ -4,8 +4,8 @@
 Starts redis-server on 127.0.0.1 on a free port (stopped by its PID at the end). A producer adds
 entries {key, seq} to a few streams, seq counting 1, 2, 3, ... per key, while the job
 (redis_job: RedisUtils::createDirectStream into an updateStateByKey that tracks the sequence
-numbers it saw per key) is killed with SIGKILL at random moments and restarted from its
-checkpoint. After the producer ends the job catches up and is stopped with SIGTERM. The checks,
+numbers it saw per key) is killed with SIGKILL at random moments (every other one after the run
+wrote a checkpoint) and restarted from its checkpoint. After the producer ends the job catches up and is stopped with SIGTERM. The checks,
 on the newest complete output:
 - per key, every number 1..n was seen (no gap) and none twice (no duplicate);
 - every visible output directory is complete and no key's count ever decreases;
@@ -75,7 +75,10 @@ class Redis:
             if n < 0:
                 return None
             while len(self.buf) < n + 2:
-                self.buf += self.sock.recv(65536)
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    raise Failure("redis-server closed the connection")
+                self.buf += chunk
             data, self.buf = self.buf[:n], self.buf[n + 2:]
             return data
         return rest
@@ -153,6 +156,7 @@ class Job:
 
     def start(self):
         self.starts += 1
+        self.started_at = time.time()
         self.stderr_path = os.path.join(self.dir, "stderr-%03d" % self.starts)
         with open(self.stderr_path, "wb") as err:
             self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=err)
@@ -178,9 +182,20 @@ class Job:
                           (code, expected, self.stderr()))
 
     def wait_for_checkpoint(self):
+        """Until this run has written a checkpoint: every kill comes after some progress."""
+        def written_since_start():
+            if not os.path.isdir(self.ckpt):
+                return False
+            for n in os.listdir(self.ckpt):
+                try:
+                    if (n.startswith("checkpoint-") and
+                            os.stat(os.path.join(self.ckpt, n)).st_mtime >= self.started_at):
+                        return True
+                except FileNotFoundError:  # deleted as newer ones were written
+                    pass
+            return False
         deadline = time.monotonic() + 60
-        while not (os.path.isdir(self.ckpt) and
-                   any(n.startswith("checkpoint-") for n in os.listdir(self.ckpt))):
+        while not written_since_start():
             self.check_running()
             if time.monotonic() > deadline:
                 raise Failure("no checkpoint written within 60 s")
@@ -254,8 +269,11 @@ def main():
         producer.start()
         job.start()
         for i in range(args.kills):
-            job.wait_for_checkpoint()
-            time.sleep(rng.uniform(0.05, 1.0))
+            # Every other kill comes once the run has checkpointed (so the job makes progress);
+            # the others at any moment, restoring and the first batches included.
+            if i % 2 == 0:
+                job.wait_for_checkpoint()
+            time.sleep(rng.uniform(0.0, 1.0))
             job.check_running()
             job.proc.send_signal(signal.SIGKILL)
             job.expect_exit(-signal.SIGKILL)

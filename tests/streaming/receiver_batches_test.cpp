@@ -6,6 +6,8 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 #include <sluice/streaming.hpp>
@@ -186,6 +188,60 @@ TEST_P(ReceiverBatches, QueueingBatchesAreWarnedAbout) {
   // Not repeated for the later batches, whose delays shrink (until it doubles).
   EXPECT_EQ(err.find("Batch 3000 ms starts"), std::string::npos) << err;
   EXPECT_EQ(err.find("Batch 1000 ms starts"), std::string::npos) << err;
+}
+
+// An input whose allocation throws at its second batch (a bug, or no memory): the error surfaces
+// from awaitTermination, as a failed batch's would, instead of ending the process from the
+// generator thread, and the batches go on.
+class ThrowingInput final : public sluice::detail::DStreamNode<int>,
+                            public sluice::detail::InputBase {
+ public:
+  explicit ThrowingInput(std::shared_ptr<sluice::detail::StreamingCore> core)
+      : DStreamNode<int>(core, core->batchDuration(), {}) {}
+  int streamId() const override { return id(); }
+  std::string inputName() const override { return "ThrowingInput"; }
+  void allocateBatch(sluice::Time t) override {
+    if (t.milliseconds() == 2000) throw std::runtime_error("allocation failed");
+  }
+
+ protected:
+  std::optional<sluice::RDD<int>> compute(sluice::Time t) override {
+    return core().context().fromPartitions(
+        std::vector<std::vector<int>>{{static_cast<int>(t.milliseconds())}});
+  }
+};
+
+TEST_P(ReceiverBatches, AnInputThatThrowsWhileAllocatingFailsTheJobNotTheProcess) {
+  sluice::Context sc(GetParam(), "throwingInput");
+  auto clock = std::make_shared<sluice::ManualClock>();
+  sluice::StreamingContext ssc(sc, 1s, clock);
+  auto input = std::make_shared<ThrowingInput>(ssc.core());
+  ssc.core()->registerInput(input, input);
+  std::mutex mu;
+  std::vector<int> seen;
+  sluice::DStream<int>(input).foreachRDD([&](const sluice::RDD<int>& rdd) {
+    auto v = rdd.collect();
+    std::lock_guard lock(mu);
+    seen.insert(seen.end(), v.begin(), v.end());
+  });
+  ::testing::internal::CaptureStderr();
+  ssc.start();
+  for (int k = 1; k <= 3; ++k) {
+    clock->advance(1000);
+    ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(k * 1000), std::chrono::seconds(60)));
+  }
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  try {
+    ssc.awaitTerminationOrTimeout(sluice::Duration(0));
+    ADD_FAILURE() << "the allocation error did not surface";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "allocation failed");
+  }
+  ssc.stop(false);
+  EXPECT_NE(err.find("Error allocating the input of ThrowingInput to batch 2000 ms"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(seen, (std::vector<int>{1000, 2000, 3000}));
 }
 
 SLUICE_ALL_MASTERS(ReceiverBatches);

@@ -81,10 +81,10 @@ TEST_P(RedisStream, EachBatchTakesTheEntriesAddedBeforeItsTime) {
   auto first = names("a", 4, 6);
   for (auto& n : names("b", 1, 2)) first.push_back(n);
   std::sort(first.begin(), first.end());
-  EXPECT_EQ(collected.batches[1000], first);
-  EXPECT_EQ(collected.partitions[1000], 2u);  // one per key
-  EXPECT_EQ(collected.batches[2000], std::vector<std::string>{});
-  EXPECT_EQ(collected.batches[3000], names("b", 3, 3));
+  EXPECT_EQ(collected.batches.at(1000), first);
+  EXPECT_EQ(collected.partitions.at(1000), 2u);  // one per key
+  EXPECT_EQ(collected.batches.at(2000), std::vector<std::string>{});
+  EXPECT_EQ(collected.batches.at(3000), names("b", 3, 3));
 }
 
 TEST_P(RedisStream, EarliestReadsTheWholeStreamAndTheRateCapsEachKey) {
@@ -111,10 +111,10 @@ TEST_P(RedisStream, EarliestReadsTheWholeStreamAndTheRateCapsEachKey) {
   auto first = names("a", 1, 3);
   for (auto& n : names("b", 1, 2)) first.push_back(n);
   std::sort(first.begin(), first.end());
-  EXPECT_EQ(collected.batches[1000], first);
-  EXPECT_EQ(collected.batches[2000], names("a", 4, 6));
-  EXPECT_EQ(collected.batches[3000], names("a", 7, 7));
-  EXPECT_EQ(collected.batches[4000], std::vector<std::string>{});
+  EXPECT_EQ(collected.batches.at(1000), first);
+  EXPECT_EQ(collected.batches.at(2000), names("a", 4, 6));
+  EXPECT_EQ(collected.batches.at(3000), names("a", 7, 7));
+  EXPECT_EQ(collected.batches.at(4000), std::vector<std::string>{});
 }
 
 // Backpressure's rate is shared equally among the keys, from initialRate on; on the manual clock
@@ -145,7 +145,7 @@ TEST_P(RedisStream, BackpressureSharesItsRateAmongTheKeys) {
     auto expected = names("a", 2 * k - 1, std::min(2 * k, 5));
     for (auto& n : names("b", 2 * k - 1, std::min(2 * k, 5))) expected.push_back(n);
     std::sort(expected.begin(), expected.end());
-    EXPECT_EQ(collected.batches[k * 1000], expected) << "batch " << k;
+    EXPECT_EQ(collected.batches.at(k * 1000), expected) << "batch " << k;
   }
 }
 
@@ -196,12 +196,12 @@ TEST_P(RedisStream, ARestartFromTheCheckpointCountsEveryEntryOnce) {
   run(1, 5, 0);
   {
     std::lock_guard lock(mu);
-    EXPECT_EQ(counts[5000], (std::map<std::string, long long>{{"a", 15}, {"b", 5}}));
+    EXPECT_EQ(counts.at(5000), (std::map<std::string, long long>{{"a", 15}, {"b", 5}}));
   }
   run(6, 7, 5000);
   std::lock_guard lock(mu);
-  EXPECT_EQ(counts[6000], (std::map<std::string, long long>{{"a", 21}, {"b", 6}}));
-  EXPECT_EQ(counts[7000], (std::map<std::string, long long>{{"a", 28}, {"b", 7}}));
+  EXPECT_EQ(counts.at(6000), (std::map<std::string, long long>{{"a", 21}, {"b", 6}}));
+  EXPECT_EQ(counts.at(7000), (std::map<std::string, long long>{{"a", 28}, {"b", 7}}));
 }
 
 class ErrorRecorder final : public sluice::StreamingListener {
@@ -258,9 +258,9 @@ TEST_P(RedisStream, AnUnreachableServerIsAReceiverErrorAndSkipsNothing) {
   clock->advance(1000);
   ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(3000), 60s));
   ssc.stop(false);
-  EXPECT_EQ(collected.batches[1000], names("a", 1, 2));
-  EXPECT_EQ(collected.batches[2000], std::vector<std::string>{});
-  EXPECT_EQ(collected.batches[3000], names("a", 3, 5));
+  EXPECT_EQ(collected.batches.at(1000), names("a", 1, 2));
+  EXPECT_EQ(collected.batches.at(2000), std::vector<std::string>{});
+  EXPECT_EQ(collected.batches.at(3000), names("a", 3, 5));
   EXPECT_NE(errors->errors().at(0).find("Redis at " + server.address()), std::string::npos)
       << errors->errors().at(0);
 }
@@ -287,7 +287,7 @@ TEST_P(RedisStream, AKeyThatIsNotAStreamIsAnErrorTheOtherKeysAreRead) {
   ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(1000), 60s));
   ASSERT_TRUE(errors->waitErrors(1));
   ssc.stop(false);
-  EXPECT_EQ(collected.batches[1000], names("a", 1, 2));
+  EXPECT_EQ(collected.batches.at(1000), names("a", 1, 2));
   EXPECT_NE(errors->errors().at(0).find("WRONGTYPE"), std::string::npos) << errors->errors().at(0);
 }
 

@@ -4,7 +4,8 @@
 // data, one RDD partition per key. The batches' id ranges and the positions are part of the
 // checkpoint, so a job restarted from its checkpoint (getOrCreate) reads every entry exactly
 // once into its state: a batch recomputed after the restart reads the same ids again, and the
-// batches after it go on from where the last completed batch ended.
+// batches after it go on from where the last completed batch ended (a batch read but not
+// completed before the crash is read again from there, so it can hold more entries).
 //
 // Settings (the `params` map):
 //   redis.address       host:port of the server (required), e.g. "127.0.0.1:6379"
