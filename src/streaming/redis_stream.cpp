@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -17,6 +18,7 @@
 #include <sluice/streaming/redis.hpp>
 
 #include "streaming/redis_client.hpp"
+#include "streaming/write_ahead_log.hpp"
 
 namespace sluice {
 namespace detail {
@@ -90,6 +92,16 @@ struct KeyRange {
 
 using Positions = std::map<std::string, std::string>;  // key -> id of the last entry taken
 
+// What one batch took: its ranges (keys it took entries from) and the positions after it.
+struct Allocation {
+  std::vector<KeyRange> ranges;
+  Positions ends;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(ranges, ends);
+  }
+};
+
 class RedisDirectNode final : public DStreamNode<RedisStreamEntry>, public InputBase {
  public:
   RedisDirectNode(std::shared_ptr<StreamingCore> core, std::vector<std::string> keys,
@@ -107,7 +119,11 @@ class RedisDirectNode final : public DStreamNode<RedisStreamEntry>, public Input
   void startInput() override {
     {
       std::lock_guard lock(mu_);
-      if (!positions_.empty()) return;  // restored from a checkpoint
+      if (restored_) return;
+    }
+    if (!core().checkpointDir().empty()) {
+      // A fresh start: an old log's allocations belong to another run.
+      openLog().clean(std::numeric_limits<std::int64_t>::max());
     }
     Positions positions;
     if (params_.earliest) {
@@ -134,35 +150,46 @@ class RedisDirectNode final : public DStreamNode<RedisStreamEntry>, public Input
     backpressure_rate_ = records_per_second;
   }
 
+  // Reads batch t's entries: after a restart, exactly what the log says batch t took before the
+  // crash; otherwise what follows each key's position. With checkpointing the allocation is
+  // logged (fsync'ed) before the batch is queued, so that a batch run again after a crash holds
+  // the same entries, as Spark's direct Kafka stream checkpoints a batch's offsets before it runs.
   void allocateBatch(Time t) override {
-    std::vector<std::vector<RedisStreamEntry>> blocks;
-    std::vector<KeyRange> ranges;
-    std::optional<std::string> error;
-    const std::optional<long long> cap = entriesPerKey();
+    std::optional<Allocation> replay;
     Positions positions;
     {
       std::lock_guard lock(mu_);
+      if (auto it = logged_.find(t); it != logged_.end()) {
+        replay = std::move(it->second);
+        logged_.erase(it);
+      }
       positions = positions_;
     }
-    for (const auto& key : keys_) {
+    Allocation allocation;
+    std::vector<std::vector<RedisStreamEntry>> blocks;
+    std::optional<std::string> error;
+    if (replay) {
       try {
-        if (!positions.contains(key)) {
-          positions[key] = latest(key).toString();  // "latest" deferred by an unreachable server
-          continue;
-        }
-        KeyRange range{key, positions[key], positions[key], 0};
-        blocks.push_back(read(key, StreamId::parse(range.after), cap, range));
-        if (range.count > 0) {
-          ranges.push_back(range);
-          positions[key] = range.last;
-        }
-      } catch (const RedisError& e) {
-        error = e.what();
-        // The connection is lost: the other keys wait for the next batch too.
-        if (e.connectionLost()) break;
+        for (const auto& range : replay->ranges) blocks.push_back(readRange(connection(), range));
+        allocation = std::move(*replay);
       } catch (const std::exception& e) {
-        // An id Redis should not have sent, or no memory for the entries: this key waits.
-        error = fmt::format("stream '{}': {}", key, e.what());
+        // Not lost: the next batch takes this one's entries along with its own.
+        error = e.what();
+        blocks.clear();
+        deferReplay(t, std::move(*replay));
+      }
+    } else {
+      allocation = readNew(positions, blocks, error);
+    }
+    if (log_ && !replay && !allocation.ranges.empty()) {
+      try {
+        log_->append(t.milliseconds(), serialize(std::make_pair(t.milliseconds(), allocation)));
+      } catch (const std::exception& e) {
+        // Unlogged, the batch could not be repeated exactly after a crash: it takes nothing, and
+        // the next batch reads the same entries again.
+        error = fmt::format("cannot log the batch's allocation: {}", e.what());
+        blocks.clear();
+        allocation = Allocation{};
       }
     }
     long long records = 0;
@@ -170,10 +197,10 @@ class RedisDirectNode final : public DStreamNode<RedisStreamEntry>, public Input
     core().reportInputRecords(t, id(), records);
     {
       std::lock_guard lock(mu_);
-      positions_ = positions;
-      ends_[t] = positions;
+      for (const auto& [key, end] : allocation.ends) positions_[key] = end;
+      ends_[t] = positions_;
       allocated_[t] = std::move(blocks);
-      if (!ranges.empty()) ranges_[t] = std::move(ranges);
+      if (!allocation.ranges.empty()) ranges_[t] = std::move(allocation.ranges);
     }
     if (error) {
       reportError(*error);
@@ -195,37 +222,59 @@ class RedisDirectNode final : public DStreamNode<RedisStreamEntry>, public Input
   }
 
   // The id ranges of the remembered batches up to t (a restart recomputes the batches since the
-  // stateful streams' last data checkpoints from them) and the positions after batch t. Batches
-  // after t may be allocated already (queued behind it): a restart reads their entries again.
+  // stateful streams' last data checkpoints from them) and the positions after batch t. The
+  // batches after t are in the allocation log.
   std::string checkpointData(Time t) override {
     std::lock_guard lock(mu_);
     std::map<std::int64_t, std::vector<KeyRange>> ranges;
     for (const auto& [time, r] : ranges_) {
       if (time <= t) ranges.emplace(time.milliseconds(), r);
     }
-    Positions after_t = restored_positions_;
+    Positions after_t;
     if (auto it = ends_.upper_bound(t); it != ends_.begin()) after_t = std::prev(it)->second;
-    return serialize(std::make_pair(ranges, after_t));
+    return serialize(std::make_tuple(t.milliseconds(), ranges, after_t));
   }
   void restoreCheckpointData(std::string_view bytes) override {
-    std::pair<std::map<std::int64_t, std::vector<KeyRange>>, Positions> data;
+    std::tuple<std::int64_t, std::map<std::int64_t, std::vector<KeyRange>>, Positions> data;
     try {
       data = deserialize<decltype(data)>(bytes);
     } catch (const Error& e) {
       throw CheckpointError("Cannot restore the positions of " + inputName() + ": " + e.what());
     }
+    auto& [time_ms, ranges, positions] = data;
+    // The batches allocated after the checkpointed one, which a restart runs again as they were.
+    std::map<Time, Allocation> logged;
+    openLog().readAll([&](const WalRecordHandle&, std::string_view payload) {
+      std::pair<std::int64_t, Allocation> record;
+      try {
+        record = deserialize<decltype(record)>(payload);
+      } catch (const Error& e) {
+        throw CheckpointError("Cannot read the allocation log of " + inputName() + ": " +
+                              e.what());
+      }
+      if (record.first > time_ms) logged[Time(record.first)] = std::move(record.second);
+    });
     std::lock_guard lock(mu_);
+    restored_ = true;
     ranges_.clear();
-    for (auto& [time, r] : data.first) ranges_.emplace(Time(time), std::move(r));
-    positions_ = data.second;
-    // A key added to the job since the checkpoint starts as auto.offset.reset says.
+    for (auto& [time, r] : ranges) ranges_.emplace(Time(time), std::move(r));
+    positions_ = positions;
+    if (!logged.empty()) {
+      for (const auto& [key, end] : logged.rbegin()->second.ends) positions_[key] = end;
+    }
+    logged_ = std::move(logged);
+    // A key added to the job since the checkpoint starts as auto.offset.reset says; a key
+    // dropped from it is forgotten.
     std::erase_if(positions_, [&](const auto& p) {
       return std::find(keys_.begin(), keys_.end(), p.first) == keys_.end();
     });
-    if (positions_.size() < keys_.size() && params_.earliest) {
+    if (params_.earliest) {
       for (const auto& key : keys_) positions_.try_emplace(key, StreamId{}.toString());
     }
-    restored_positions_ = positions_;
+  }
+  void checkpointsKeptFrom(Time oldest) override {
+    // A restart resumes from one of the kept checkpoints and replays only allocations after it.
+    if (log_) log_->clean(oldest.milliseconds());
   }
 
  protected:
@@ -253,6 +302,71 @@ class RedisDirectNode final : public DStreamNode<RedisStreamEntry>, public Input
   }
 
  private:
+  // Reads what follows each key's position (at most the rate's share); `blocks` gets one
+  // partition per key read, `error` the last error. Returns the ranges and the new positions.
+  Allocation readNew(Positions positions, std::vector<std::vector<RedisStreamEntry>>& blocks,
+                     std::optional<std::string>& error) {
+    Allocation allocation;
+    const std::optional<long long> cap = entriesPerKey();
+    for (const auto& key : keys_) {
+      try {
+        if (!positions.contains(key)) {
+          positions[key] = latest(key).toString();  // "latest" deferred by an unreachable server
+          continue;
+        }
+        KeyRange range{key, positions[key], positions[key], 0};
+        blocks.push_back(read(key, StreamId::parse(range.after), cap, range));
+        if (range.count > 0) {
+          allocation.ranges.push_back(range);
+          positions[key] = range.last;
+        }
+      } catch (const RedisError& e) {
+        error = e.what();
+        // The connection is lost: the other keys wait for the next batch too.
+        if (e.connectionLost()) break;
+      } catch (const std::exception& e) {
+        // An id Redis should not have sent, or no memory for the entries: this key waits.
+        error = fmt::format("stream '{}': {}", key, e.what());
+      }
+    }
+    allocation.ends = std::move(positions);
+    return allocation;
+  }
+
+  // A logged batch whose entries could not be read again goes to the next batch time, merged
+  // with what that batch had logged (whose ranges start where these end).
+  void deferReplay(Time t, Allocation replay) {
+    std::lock_guard lock(mu_);
+    auto [it, inserted] = logged_.try_emplace(t + slideDuration(), replay);
+    if (inserted) return;
+    Allocation& next = it->second;
+    for (auto& range : replay.ranges) {
+      auto same = std::find_if(next.ranges.begin(), next.ranges.end(),
+                               [&](const KeyRange& r) { return r.key == range.key; });
+      if (same == next.ranges.end()) {
+        next.ranges.push_back(std::move(range));
+      } else {
+        same->after = range.after;
+        same->count += range.count;
+      }
+    }
+  }
+
+  WriteAheadLog& openLog() {
+    if (!log_) {
+      const StreamingConf& conf = core().conf();
+      WriteAheadLogOptions options;
+      options.file_system = core().fileSystem();
+      options.rolling_interval_ms = conf.receiver_wal_rolling_interval.count();
+      options.fsync_policy =
+          conf.receiver_wal_fsync ? FsyncPolicy::kEveryRecord : FsyncPolicy::kNone;
+      log_ = std::make_unique<WriteAheadLog>(
+          core().checkpointDir() + "/directInput/" + uid().value_or(std::to_string(id())),
+          options);
+    }
+    return *log_;
+  }
+
   // Entries per key for the next batch: maxRatePerPartition, and backpressure's rate shared
   // among the keys, times the batch interval (at least 1, as Spark's direct Kafka stream).
   std::optional<long long> entriesPerKey() {
@@ -367,9 +481,14 @@ class RedisDirectNode final : public DStreamNode<RedisStreamEntry>, public Input
   bool failing_ = false;                         // generator thread only
   std::set<std::string> warned_behind_;          // generator thread only
 
+  // With checkpointing: every batch's allocation, appended before the batch is queued. Set
+  // before start(); the log itself is thread-safe.
+  std::unique_ptr<WriteAheadLog> log_;
+
   std::mutex mu_;
-  Positions positions_;           // after the last allocated batch
-  Positions restored_positions_;  // after the batch a restart resumed from
+  bool restored_ = false;
+  Positions positions_;  // after the last allocated batch
+  std::map<Time, Allocation> logged_;  // restored: allocations after the checkpointed batch
   std::optional<double> backpressure_rate_;
   std::map<Time, std::vector<std::vector<RedisStreamEntry>>> allocated_;
   std::map<Time, std::vector<KeyRange>> ranges_;  // batches that took entries

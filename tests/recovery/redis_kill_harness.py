@@ -206,9 +206,11 @@ class Job:
         return {int(n[len("seen-"):]): os.path.join(self.out, n)
                 for n in os.listdir(self.out) if n.startswith("seen-")}
 
-    def newest(self):
+    def newest(self, fresh=False):
+        """The newest complete output; with `fresh`, only one the current run wrote."""
         done = [t for t, p in self.outputs().items()
-                if os.path.exists(os.path.join(p, "_SUCCESS"))]
+                if os.path.exists(os.path.join(p, "_SUCCESS")) and
+                (not fresh or os.stat(p).st_mtime >= self.started_at)]
         return read_output(self.outputs()[max(done)]) if done else {}
 
 
@@ -279,9 +281,10 @@ def main():
             job.expect_exit(-signal.SIGKILL)
             job.start()
         produced = producer.stop()
-        # Catch up: the newest output shows every produced number.
+        # Catch up: the newest output of the current run shows every produced number (the run
+        # is then started, so SIGTERM stops it gracefully).
         deadline = time.monotonic() + 120
-        while any(job.newest().get(k, (0,))[0] < produced[k] for k in KEYS):
+        while any(job.newest(fresh=True).get(k, (0,))[0] < produced[k] for k in KEYS):
             job.check_running()
             if time.monotonic() > deadline:
                 raise Failure("the job did not catch up within 120 s: %s of %s" %

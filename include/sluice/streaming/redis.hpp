@@ -3,9 +3,9 @@
 // the position the previous batch ended at (an entry id), and those entries are that batch's
 // data, one RDD partition per key. The batches' id ranges and the positions are part of the
 // checkpoint, so a job restarted from its checkpoint (getOrCreate) reads every entry exactly
-// once into its state: a batch recomputed after the restart reads the same ids again, and the
-// batches after it go on from where the last completed batch ended (a batch read but not
-// completed before the crash is read again from there, so it can hold more entries).
+// once into its state: a batch recomputed after the restart reads the same ids again. With
+// checkpointing, every batch's ranges are also logged before the batch runs, so a batch that was
+// read but not completed before a crash runs again with the same entries.
 //
 // Settings (the `params` map):
 //   redis.address       host:port of the server (required), e.g. "127.0.0.1:6379"
