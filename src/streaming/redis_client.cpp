@@ -141,6 +141,11 @@ std::string RedisConnection::command(const std::vector<std::string>& args) {
   }
 }
 
+RedisError RedisConnection::unexpectedReply(const char* command, const std::string& key) const {
+  return RedisError(fmt::format("Redis at {}: {} {}: unexpected reply", where_, command, key),
+                    false);
+}
+
 std::optional<StreamId> RedisConnection::lastId(const std::string& key) {
   Reply reply = run({"XREVRANGE", key, "+", "-", "COUNT", "1"});
   const auto* r = static_cast<const redisReply*>(reply.get());
@@ -148,8 +153,7 @@ std::optional<StreamId> RedisConnection::lastId(const std::string& key) {
   const redisReply* entry = r->element[0];
   if (entry->type != REDIS_REPLY_ARRAY || entry->elements < 1 ||
       entry->element[0]->type != REDIS_REPLY_STRING) {
-    throw RedisError(fmt::format("Redis at {}: XREVRANGE {}: unexpected reply", where_, key),
-                     false);
+    throw unexpectedReply("XREVRANGE", key);
   }
   return StreamId::parse(text(entry->element[0]));
 }
@@ -162,23 +166,24 @@ std::vector<RedisStreamEntry> RedisConnection::range(const std::string& key, Str
   std::vector<RedisStreamEntry> entries;
   if (r->type != REDIS_REPLY_ARRAY) return entries;
   entries.reserve(r->elements);
-  auto bad = [&] {
-    return RedisError(fmt::format("Redis at {}: XRANGE {}: unexpected reply", where_, key), false);
-  };
   for (std::size_t i = 0; i < r->elements; ++i) {
     const redisReply* e = r->element[i];
     if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
         e->element[0]->type != REDIS_REPLY_STRING) {
-      throw bad();
+      throw unexpectedReply("XRANGE", key);
     }
     RedisStreamEntry entry;
     entry.stream = key;
     entry.id = text(e->element[0]);
     const redisReply* fields = e->element[1];
     if (fields->type == REDIS_REPLY_ARRAY) {
-      if (fields->elements % 2 != 0) throw bad();
+      if (fields->elements % 2 != 0) throw unexpectedReply("XRANGE", key);
       entry.fields.reserve(fields->elements / 2);
       for (std::size_t f = 0; f + 1 < fields->elements; f += 2) {
+        if (fields->element[f]->type != REDIS_REPLY_STRING ||
+            fields->element[f + 1]->type != REDIS_REPLY_STRING) {
+          throw unexpectedReply("XRANGE", key);
+        }
         entry.fields.emplace_back(text(fields->element[f]), text(fields->element[f + 1]));
       }
     }

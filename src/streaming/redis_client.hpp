@@ -21,12 +21,12 @@ namespace sluice::detail {
 // A failure to reach or talk to the server (the connection is then unusable), or an error reply.
 class RedisError : public Error {
  public:
-  RedisError(const std::string& message, bool connection)
-      : Error(message), connection_(connection) {}
-  bool connectionLost() const noexcept { return connection_; }
+  RedisError(const std::string& message, bool connection_lost)
+      : Error(message), connection_lost_(connection_lost) {}
+  bool connectionLost() const noexcept { return connection_lost_; }
 
  private:
-  bool connection_;
+  bool connection_lost_;
 };
 
 // A stream entry id, "<ms>-<seq>", ordered as Redis orders them.
@@ -63,6 +63,7 @@ class RedisConnection {
   };
   using Reply = std::unique_ptr<void, ReplyDeleter>;
   Reply run(const std::vector<std::string>& args);
+  RedisError unexpectedReply(const char* command, const std::string& key) const;
 
   std::string where_;
   redisContext* context_ = nullptr;

@@ -118,7 +118,7 @@ class RedisDirectNode final : public DStreamNode<RedisStreamEntry>, public Input
 
   void startInput() override {
     {
-      std::lock_guard lock(mu_);
+      std::lock_guard lock(input_mu_);
       if (restored_) return;
     }
     if (!core().checkpointDir().empty()) {
@@ -141,12 +141,12 @@ class RedisDirectNode final : public DStreamNode<RedisStreamEntry>, public Input
         }
       }
     }
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(input_mu_);
     positions_ = std::move(positions);
   }
   void stopInput(bool) override {}
   void updateRateLimit(double records_per_second) override {
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(input_mu_);
     backpressure_rate_ = records_per_second;
   }
 
@@ -158,7 +158,7 @@ class RedisDirectNode final : public DStreamNode<RedisStreamEntry>, public Input
     std::optional<Allocation> replay;
     Positions positions;
     {
-      std::lock_guard lock(mu_);
+      std::lock_guard lock(input_mu_);
       if (auto it = logged_.find(t); it != logged_.end()) {
         replay = std::move(it->second);
         logged_.erase(it);
@@ -196,7 +196,7 @@ class RedisDirectNode final : public DStreamNode<RedisStreamEntry>, public Input
     for (const auto& b : blocks) records += static_cast<long long>(b.size());
     core().reportInputRecords(t, id(), records);
     {
-      std::lock_guard lock(mu_);
+      std::lock_guard lock(input_mu_);
       for (const auto& [key, end] : allocation.ends) positions_[key] = end;
       ends_[t] = positions_;
       allocated_[t] = std::move(blocks);
@@ -212,7 +212,7 @@ class RedisDirectNode final : public DStreamNode<RedisStreamEntry>, public Input
 
   void clearMetadata(Time t) override {
     DStreamNode<RedisStreamEntry>::clearMetadata(t);
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(input_mu_);
     const Time cutoff = t - rememberDuration();
     allocated_.erase(allocated_.begin(), allocated_.upper_bound(cutoff));
     ranges_.erase(ranges_.begin(), ranges_.upper_bound(cutoff));
@@ -225,7 +225,7 @@ class RedisDirectNode final : public DStreamNode<RedisStreamEntry>, public Input
   // stateful streams' last data checkpoints from them) and the positions after batch t. The
   // batches after t are in the allocation log.
   std::string checkpointData(Time t) override {
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(input_mu_);
     std::map<std::int64_t, std::vector<KeyRange>> ranges;
     for (const auto& [time, r] : ranges_) {
       if (time <= t) ranges.emplace(time.milliseconds(), r);
@@ -254,7 +254,7 @@ class RedisDirectNode final : public DStreamNode<RedisStreamEntry>, public Input
       }
       if (record.first > time_ms) logged[Time(record.first)] = std::move(record.second);
     });
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(input_mu_);
     restored_ = true;
     ranges_.clear();
     for (auto& [time, r] : ranges) ranges_.emplace(Time(time), std::move(r));
@@ -284,7 +284,7 @@ class RedisDirectNode final : public DStreamNode<RedisStreamEntry>, public Input
     std::vector<std::vector<RedisStreamEntry>> blocks;
     std::vector<KeyRange> replay;
     {
-      std::lock_guard lock(mu_);
+      std::lock_guard lock(input_mu_);
       if (auto it = allocated_.find(t); it != allocated_.end()) {
         blocks = std::move(it->second);
         allocated_.erase(it);
@@ -336,7 +336,7 @@ class RedisDirectNode final : public DStreamNode<RedisStreamEntry>, public Input
   // A logged batch whose entries could not be read again goes to the next batch time, merged
   // with what that batch had logged (whose ranges start where these end).
   void deferReplay(Time t, Allocation replay) {
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(input_mu_);
     auto [it, inserted] = logged_.try_emplace(t + slideDuration(), replay);
     if (inserted) return;
     Allocation& next = it->second;
@@ -374,7 +374,7 @@ class RedisDirectNode final : public DStreamNode<RedisStreamEntry>, public Input
     const StreamingConf& conf = core().conf();
     if (conf.redis_max_rate_per_partition > 0) rate = conf.redis_max_rate_per_partition;
     if (conf.backpressure) {
-      std::lock_guard lock(mu_);
+      std::lock_guard lock(input_mu_);
       std::optional<double> estimated = backpressure_rate_;
       if (!estimated && conf.backpressure_initial_rate > 0)
         estimated = conf.backpressure_initial_rate;
@@ -404,26 +404,15 @@ class RedisDirectNode final : public DStreamNode<RedisStreamEntry>, public Input
   // gets the id of the last one and the count.
   std::vector<RedisStreamEntry> read(const std::string& key, StreamId after,
                                      std::optional<long long> cap, KeyRange& range) {
-    std::vector<RedisStreamEntry> entries;
     const std::optional<StreamId> newest = connection().lastId(key);
     if (!newest || *newest <= after) {
       if (newest && *newest < after && warned_behind_.insert(key).second) {
         warnBehind(key, *newest, after);
       }
-      return entries;
+      return {};
     }
     warned_behind_.erase(key);
-    StreamId from = after;
-    for (;;) {
-      const long long left = cap ? *cap - static_cast<long long>(entries.size()) : kPageEntries;
-      if (left <= 0) break;
-      auto page = connection().range(key, from, *newest, std::min(left, kPageEntries));
-      if (page.empty()) break;
-      from = StreamId::parse(page.back().id);
-      const bool short_page = static_cast<long long>(page.size()) < std::min(left, kPageEntries);
-      std::move(page.begin(), page.end(), std::back_inserter(entries));
-      if (short_page || from >= *newest) break;
-    }
+    std::vector<RedisStreamEntry> entries = readBetween(connection(), key, after, *newest, cap);
     if (!entries.empty()) {
       range.last = entries.back().id;
       range.count = static_cast<long long>(entries.size());
@@ -433,20 +422,34 @@ class RedisDirectNode final : public DStreamNode<RedisStreamEntry>, public Input
 
   // A batch's range read again after a restart: exactly the entries it took before.
   std::vector<RedisStreamEntry> readRange(RedisConnection& connection, const KeyRange& range) {
-    std::vector<RedisStreamEntry> entries;
-    StreamId from = StreamId::parse(range.after);
-    const StreamId last = StreamId::parse(range.last);
-    while (static_cast<long long>(entries.size()) < range.count) {
-      auto page = connection.range(range.key, from, last, kPageEntries);
-      if (page.empty()) break;
-      from = StreamId::parse(page.back().id);
-      std::move(page.begin(), page.end(), std::back_inserter(entries));
-    }
+    std::vector<RedisStreamEntry> entries =
+        readBetween(connection, range.key, StreamId::parse(range.after),
+                    StreamId::parse(range.last), range.count);
     if (static_cast<long long>(entries.size()) != range.count) {
       throw CheckpointError(fmt::format(
           "{}: stream '{}' holds {} entries after {} up to {} where the batch took {} before the "
           "restart: entries were deleted or trimmed, the batch cannot be replayed exactly",
           inputName(), range.key, entries.size(), range.after, range.last, range.count));
+    }
+    return entries;
+  }
+
+  // The entries of `key` after `after` up to `last`, at most `limit`, a page at a time.
+  static std::vector<RedisStreamEntry> readBetween(RedisConnection& connection,
+                                                   const std::string& key, StreamId after,
+                                                   StreamId last, std::optional<long long> limit) {
+    std::vector<RedisStreamEntry> entries;
+    for (;;) {
+      const long long left =
+          limit ? *limit - static_cast<long long>(entries.size()) : kPageEntries;
+      if (left <= 0) break;
+      const long long want = std::min(left, kPageEntries);
+      auto page = connection.range(key, after, last, want);
+      if (page.empty()) break;
+      after = StreamId::parse(page.back().id);
+      const bool short_page = static_cast<long long>(page.size()) < want;
+      std::move(page.begin(), page.end(), std::back_inserter(entries));
+      if (short_page || after >= last) break;
     }
     return entries;
   }
@@ -485,7 +488,7 @@ class RedisDirectNode final : public DStreamNode<RedisStreamEntry>, public Input
   // before start(); the log itself is thread-safe.
   std::unique_ptr<WriteAheadLog> log_;
 
-  std::mutex mu_;
+  std::mutex input_mu_;
   bool restored_ = false;
   Positions positions_;  // after the last allocated batch
   std::map<Time, Allocation> logged_;  // restored: allocations after the checkpointed batch

@@ -24,8 +24,6 @@ void setBool(StreamingConf& c, const std::string& key, const std::string& value)
   c.*kField = detail::parseBool(key, value);
 }
 
-// Every key StreamingConf takes, with how its value is parsed into the field: the one list, so
-// that sluice::Conf accepts exactly these (through isStreamingKey and a trial set()).
 template <auto kField>
 void setNonNegative(StreamingConf& c, const std::string& key, const std::string& value) {
   const double v = detail::parseFiniteNumber(key, value);
@@ -33,6 +31,8 @@ void setNonNegative(StreamingConf& c, const std::string& key, const std::string&
   c.*kField = v;
 }
 
+// Every key StreamingConf takes, with how its value is parsed into the field: the one list, so
+// that sluice::Conf accepts exactly these (through isStreamingKey and a trial set()).
 constexpr std::array<std::pair<std::string_view, Setter>, 21> kSetters{{
     {"spark.streaming.blockInterval",
      [](StreamingConf& c, const std::string& key, const std::string& value) {

@@ -119,6 +119,47 @@ TEST_P(RedisStream, EarliestReadsTheWholeStreamAndTheRateCapsEachKey) {
   EXPECT_EQ(collected.batches.at(4000), std::vector<std::string>{});
 }
 
+// Batches larger than a page (10000 entries a round trip) are read in pages, and the cap can end
+// a batch within a page.
+TEST_P(RedisStream, LargeBatchesAreReadInPages) {
+  RedisServer server;
+  auto redis = server.connect();
+  // 25000 entries n = 1..25000 with ids "<n>-1", added by one server-side script.
+  redis.command({"EVAL",
+                 "for i = 1, tonumber(ARGV[1]) do redis.call('XADD', KEYS[1], i .. '-1', 'n', i) "
+                 "end return 0",
+                 "1", "a", "25000"});
+  sluice::Context sc(GetParam(), "redisPages");
+  auto clock = std::make_shared<sluice::ManualClock>();
+  sluice::StreamingContext ssc(sc, 1s, clock);
+  ssc.conf().set("sluice.streaming.redis.maxRatePerPartition", "12000");
+  std::mutex mu;
+  std::map<std::int64_t, std::vector<long long>> batches;  // each batch's n, in order
+  sluice::RedisUtils::createDirectStream(
+      ssc, {"a"}, {{"redis.address", server.address()}, {"auto.offset.reset", "earliest"}})
+      .map([](const RedisStreamEntry& e) { return std::stoll(*e.get("n")); })
+      .foreachRDD([&](const sluice::RDD<long long>& rdd, sluice::Time t) {
+        auto v = rdd.collect();
+        std::lock_guard lock(mu);
+        batches[t.milliseconds()] = v;
+      });
+  ssc.start();
+  for (int k = 1; k <= 3; ++k) {
+    clock->advance(1000);
+    ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(k * 1000), 60s));
+  }
+  ssc.stop(false);
+  auto from_to = [](long long from, long long to) {
+    std::vector<long long> v;
+    for (long long n = from; n <= to; ++n) v.push_back(n);
+    return v;
+  };
+  std::lock_guard lock(mu);
+  EXPECT_EQ(batches.at(1000), from_to(1, 12000));
+  EXPECT_EQ(batches.at(2000), from_to(12001, 24000));
+  EXPECT_EQ(batches.at(3000), from_to(24001, 25000));
+}
+
 // Backpressure's rate is shared equally among the keys, from initialRate on; on the manual clock
 // batches take no time, so the estimator keeps the rate where it is.
 TEST_P(RedisStream, BackpressureSharesItsRateAmongTheKeys) {

@@ -139,9 +139,9 @@ class OutputBase {
   virtual std::string outputName() const = 0;
 };
 
-// The shared state of a StreamingContext. Thread-safe.
 class PidRateEstimator;
 
+// The shared state of a StreamingContext. Thread-safe.
 class StreamingCore : public std::enable_shared_from_this<StreamingCore> {
  public:
   StreamingCore(Context& context, Duration batch_duration, std::shared_ptr<Clock> clock);
