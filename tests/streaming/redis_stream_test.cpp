@@ -56,37 +56,58 @@ std::vector<std::string> names(const std::string& key, int from, int to) {
   return v;
 }
 
+// Both lists, sorted as Collected sorts a batch.
+std::vector<std::string> both(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  std::sort(a.begin(), a.end());
+  return a;
+}
+
+// A context on a manual clock with 1 s batches whose one output collects each batch of a direct
+// stream over `keys`.
+struct CollectingJob {
+  CollectingJob(const std::string& master, const RedisServer& server,
+                const std::vector<std::string>& keys, bool earliest,
+                const std::map<std::string, std::string>& settings = {})
+      : sc(master, "redisStream"), clock(std::make_shared<sluice::ManualClock>()),
+        ssc(sc, 1s, clock) {
+    for (const auto& [key, value] : settings) ssc.conf().set(key, value);
+    std::map<std::string, std::string> params{{"redis.address", server.address()}};
+    if (earliest) params["auto.offset.reset"] = "earliest";
+    sluice::RedisUtils::createDirectStream(ssc, keys, params)
+        .foreachRDD([this](const sluice::RDD<RedisStreamEntry>& rdd, sluice::Time t) {
+          collected.record(rdd, t);
+        });
+  }
+  // Moves the clock to batch k's time; whether batch k then completed.
+  bool runBatch(int k) {
+    clock->setTime(k * 1000);
+    return ssc.core()->waitForBatch(sluice::Time(k * 1000), 60s);
+  }
+
+  sluice::Context sc;
+  std::shared_ptr<sluice::ManualClock> clock;
+  Collected collected;
+  sluice::StreamingContext ssc;
+};
+
 TEST_P(RedisStream, EachBatchTakesTheEntriesAddedBeforeItsTime) {
   RedisServer server;
   auto redis = server.connect();
   add(redis, "a", 1, 3);  // before start: not read with the default auto.offset.reset=latest
-  sluice::Context sc(GetParam(), "redisBatches");
-  auto clock = std::make_shared<sluice::ManualClock>();
-  sluice::StreamingContext ssc(sc, 1s, clock);
-  Collected collected;
-  sluice::RedisUtils::createDirectStream(ssc, {"a", "b"}, {{"redis.address", server.address()}})
-      .foreachRDD([&](const sluice::RDD<RedisStreamEntry>& rdd, sluice::Time t) {
-        collected.record(rdd, t);
-      });
-  ssc.start();
+  CollectingJob job(GetParam(), server, {"a", "b"}, false);
+  job.ssc.start();
   add(redis, "a", 4, 6);
   add(redis, "b", 1, 2);
-  clock->advance(1000);
-  ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(1000), 60s));
-  clock->advance(1000);  // nothing new
-  ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(2000), 60s));
+  ASSERT_TRUE(job.runBatch(1));
+  ASSERT_TRUE(job.runBatch(2));  // nothing new
   add(redis, "b", 3, 3);
-  clock->advance(1000);
-  ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(3000), 60s));
-  ssc.stop(false);
-
-  auto first = names("a", 4, 6);
-  for (auto& n : names("b", 1, 2)) first.push_back(n);
-  std::sort(first.begin(), first.end());
-  EXPECT_EQ(collected.batches.at(1000), first);
-  EXPECT_EQ(collected.partitions.at(1000), 2u);  // one per key
-  EXPECT_EQ(collected.batches.at(2000), std::vector<std::string>{});
-  EXPECT_EQ(collected.batches.at(3000), names("b", 3, 3));
+  ASSERT_TRUE(job.runBatch(3));
+  job.ssc.stop(false);
+  EXPECT_EQ(job.collected.batches.at(1000), both(names("a", 4, 6), names("b", 1, 2)));
+  EXPECT_EQ(job.collected.partitions.at(1000), 2u);  // one per key
+  EXPECT_EQ(job.collected.batches.at(2000), std::vector<std::string>{});
+  EXPECT_EQ(job.collected.batches.at(3000), names("b", 3, 3));
 }
 
 TEST_P(RedisStream, EarliestReadsTheWholeStreamAndTheRateCapsEachKey) {
@@ -94,29 +115,15 @@ TEST_P(RedisStream, EarliestReadsTheWholeStreamAndTheRateCapsEachKey) {
   auto redis = server.connect();
   add(redis, "a", 1, 7);
   add(redis, "b", 1, 2);
-  sluice::Context sc(GetParam(), "redisRate");
-  auto clock = std::make_shared<sluice::ManualClock>();
-  sluice::StreamingContext ssc(sc, 1s, clock);
-  ssc.conf().set("sluice.streaming.redis.maxRatePerPartition", "3");
-  Collected collected;
-  sluice::RedisUtils::createDirectStream(
-      ssc, {"a", "b"}, {{"redis.address", server.address()}, {"auto.offset.reset", "earliest"}})
-      .foreachRDD([&](const sluice::RDD<RedisStreamEntry>& rdd, sluice::Time t) {
-        collected.record(rdd, t);
-      });
-  ssc.start();
-  for (int k = 1; k <= 4; ++k) {
-    clock->advance(1000);
-    ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(k * 1000), 60s));
-  }
-  ssc.stop(false);
-  auto first = names("a", 1, 3);
-  for (auto& n : names("b", 1, 2)) first.push_back(n);
-  std::sort(first.begin(), first.end());
-  EXPECT_EQ(collected.batches.at(1000), first);
-  EXPECT_EQ(collected.batches.at(2000), names("a", 4, 6));
-  EXPECT_EQ(collected.batches.at(3000), names("a", 7, 7));
-  EXPECT_EQ(collected.batches.at(4000), std::vector<std::string>{});
+  CollectingJob job(GetParam(), server, {"a", "b"}, true,
+                    {{"sluice.streaming.redis.maxRatePerPartition", "3"}});
+  job.ssc.start();
+  for (int k = 1; k <= 4; ++k) ASSERT_TRUE(job.runBatch(k));
+  job.ssc.stop(false);
+  EXPECT_EQ(job.collected.batches.at(1000), both(names("a", 1, 3), names("b", 1, 2)));
+  EXPECT_EQ(job.collected.batches.at(2000), names("a", 4, 6));
+  EXPECT_EQ(job.collected.batches.at(3000), names("a", 7, 7));
+  EXPECT_EQ(job.collected.batches.at(4000), std::vector<std::string>{});
 }
 
 // Batches larger than a page (10000 entries a round trip) are read in pages, and the cap can end
@@ -167,28 +174,17 @@ TEST_P(RedisStream, BackpressureSharesItsRateAmongTheKeys) {
   auto redis = server.connect();
   add(redis, "a", 1, 5);
   add(redis, "b", 1, 5);
-  sluice::Context sc(GetParam(), "redisBackpressure");
-  auto clock = std::make_shared<sluice::ManualClock>();
-  sluice::StreamingContext ssc(sc, 1s, clock);
-  ssc.conf().set("spark.streaming.backpressure.enabled", "true");
-  ssc.conf().set("spark.streaming.backpressure.initialRate", "4");
-  Collected collected;
-  sluice::RedisUtils::createDirectStream(
-      ssc, {"a", "b"}, {{"redis.address", server.address()}, {"auto.offset.reset", "earliest"}})
-      .foreachRDD([&](const sluice::RDD<RedisStreamEntry>& rdd, sluice::Time t) {
-        collected.record(rdd, t);
-      });
-  ssc.start();
+  CollectingJob job(GetParam(), server, {"a", "b"}, true,
+                    {{"spark.streaming.backpressure.enabled", "true"},
+                     {"spark.streaming.backpressure.initialRate", "4"}});
+  job.ssc.start();
+  for (int k = 1; k <= 3; ++k) ASSERT_TRUE(job.runBatch(k));
+  job.ssc.stop(false);
   for (int k = 1; k <= 3; ++k) {
-    clock->advance(1000);
-    ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(k * 1000), 60s));
-  }
-  ssc.stop(false);
-  for (int k = 1; k <= 3; ++k) {
-    auto expected = names("a", 2 * k - 1, std::min(2 * k, 5));
-    for (auto& n : names("b", 2 * k - 1, std::min(2 * k, 5))) expected.push_back(n);
-    std::sort(expected.begin(), expected.end());
-    EXPECT_EQ(collected.batches.at(k * 1000), expected) << "batch " << k;
+    const int last = std::min(2 * k, 5);
+    EXPECT_EQ(job.collected.batches.at(k * 1000),
+              both(names("a", 2 * k - 1, last), names("b", 2 * k - 1, last)))
+        << "batch " << k;
   }
 }
 
@@ -338,39 +334,28 @@ class ErrorRecorder final : public sluice::StreamingListener {
 
 TEST_P(RedisStream, AnUnreachableServerIsAReceiverErrorAndSkipsNothing) {
   RedisServer server;
-  sluice::Context sc(GetParam(), "redisDown");
-  auto clock = std::make_shared<sluice::ManualClock>();
-  sluice::StreamingContext ssc(sc, 1s, clock);
+  CollectingJob job(GetParam(), server, {"a"}, true);
   auto errors = std::make_shared<ErrorRecorder>();
-  ssc.addStreamingListener(errors);
-  Collected collected;
-  sluice::RedisUtils::createDirectStream(
-      ssc, {"a"}, {{"redis.address", server.address()}, {"auto.offset.reset", "earliest"}})
-      .foreachRDD([&](const sluice::RDD<RedisStreamEntry>& rdd, sluice::Time t) {
-        collected.record(rdd, t);
-      });
-  ssc.start();
+  job.ssc.addStreamingListener(errors);
+  job.ssc.start();
   {
     auto redis = server.connect();
     add(redis, "a", 1, 2);
   }
-  clock->advance(1000);
-  ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(1000), 60s));
+  ASSERT_TRUE(job.runBatch(1));
   {
     auto redis = server.connect();
     add(redis, "a", 3, 5);
   }
   server.stop();
-  clock->advance(1000);
-  ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(2000), 60s));
+  ASSERT_TRUE(job.runBatch(2));
   ASSERT_TRUE(errors->waitErrors(1));
   server.start();
-  clock->advance(1000);
-  ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(3000), 60s));
-  ssc.stop(false);
-  EXPECT_EQ(collected.batches.at(1000), names("a", 1, 2));
-  EXPECT_EQ(collected.batches.at(2000), std::vector<std::string>{});
-  EXPECT_EQ(collected.batches.at(3000), names("a", 3, 5));
+  ASSERT_TRUE(job.runBatch(3));
+  job.ssc.stop(false);
+  EXPECT_EQ(job.collected.batches.at(1000), names("a", 1, 2));
+  EXPECT_EQ(job.collected.batches.at(2000), std::vector<std::string>{});
+  EXPECT_EQ(job.collected.batches.at(3000), names("a", 3, 5));
   EXPECT_NE(errors->errors().at(0).find("Redis at " + server.address()), std::string::npos)
       << errors->errors().at(0);
 }
@@ -379,25 +364,15 @@ TEST_P(RedisStream, AKeyThatIsNotAStreamIsAnErrorTheOtherKeysAreRead) {
   RedisServer server;
   auto redis = server.connect();
   redis.command({"SET", "plain", "value"});
-  sluice::Context sc(GetParam(), "redisWrongType");
-  auto clock = std::make_shared<sluice::ManualClock>();
-  sluice::StreamingContext ssc(sc, 1s, clock);
+  CollectingJob job(GetParam(), server, {"plain", "a"}, true);
   auto errors = std::make_shared<ErrorRecorder>();
-  ssc.addStreamingListener(errors);
-  Collected collected;
-  sluice::RedisUtils::createDirectStream(
-      ssc, {"plain", "a"},
-      {{"redis.address", server.address()}, {"auto.offset.reset", "earliest"}})
-      .foreachRDD([&](const sluice::RDD<RedisStreamEntry>& rdd, sluice::Time t) {
-        collected.record(rdd, t);
-      });
-  ssc.start();
+  job.ssc.addStreamingListener(errors);
+  job.ssc.start();
   add(redis, "a", 1, 2);
-  clock->advance(1000);
-  ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(1000), 60s));
+  ASSERT_TRUE(job.runBatch(1));
   ASSERT_TRUE(errors->waitErrors(1));
-  ssc.stop(false);
-  EXPECT_EQ(collected.batches.at(1000), names("a", 1, 2));
+  job.ssc.stop(false);
+  EXPECT_EQ(job.collected.batches.at(1000), names("a", 1, 2));
   EXPECT_NE(errors->errors().at(0).find("WRONGTYPE"), std::string::npos) << errors->errors().at(0);
 }
 
