@@ -14,19 +14,16 @@
 #include <utility>
 #include <vector>
 
+#include "streaming/direct_input.hpp"
+
 struct redisContext;
 
 namespace sluice::detail {
 
 // A failure to reach or talk to the server (the connection is then unusable), or an error reply.
-class RedisError : public Error {
+class RedisError : public SourceError {
  public:
-  RedisError(const std::string& message, bool connection_lost)
-      : Error(message), connection_lost_(connection_lost) {}
-  bool connectionLost() const noexcept { return connection_lost_; }
-
- private:
-  bool connection_lost_;
+  using SourceError::SourceError;
 };
 
 // A stream entry id, "<ms>-<seq>", ordered as Redis orders them.
