@@ -10,7 +10,7 @@ packages=(
   libcli11-dev bible-kjv netcat-openbsd
   libcpp-httplib-dev nlohmann-json3-dev libjs-chart.js
   chromium chromium-driver python3-selenium prometheus
-  libhiredis-dev redis-server
+  libhiredis-dev redis-server librdkafka-dev
 )
 
 missing=()
