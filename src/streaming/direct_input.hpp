@@ -50,8 +50,8 @@ class SourceError : public Error {
   bool connection_lost_;
 };
 
-// What a batch took from one partition: the records after `after` up to and including `last`
-// (in the source's terms), `count` of them.
+// What a batch took from one partition: the records between the partition's position before
+// the batch (`after`) and after it (`last`), in the source's terms, `count` of them.
 struct DirectRange {
   std::string partition;
   std::string after;
@@ -288,7 +288,9 @@ class DirectInputNode : public DStreamNode<Record>, public InputBase {
         std::vector<Record> records = readAfter(partition, range.after, cap, range.last);
         range.count = static_cast<long long>(records.size());
         blocks.push_back(std::move(records));
-        if (range.count > 0) {
+        // A range can move the position without records (offsets taken by Kafka's
+        // transaction markers).
+        if (range.last != range.after) {
           allocation.ranges.push_back(range);
           positions[partition] = range.last;
         }

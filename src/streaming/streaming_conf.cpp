@@ -33,7 +33,7 @@ void setNonNegative(StreamingConf& c, const std::string& key, const std::string&
 
 // Every key StreamingConf takes, with how its value is parsed into the field: the one list, so
 // that sluice::Conf accepts exactly these (through isStreamingKey and a trial set()).
-constexpr std::array<std::pair<std::string_view, Setter>, 21> kSetters{{
+constexpr std::array<std::pair<std::string_view, Setter>, 22> kSetters{{
     {"spark.streaming.blockInterval",
      [](StreamingConf& c, const std::string& key, const std::string& value) {
        const Duration interval = detail::parseDuration(key, value);
@@ -59,6 +59,10 @@ constexpr std::array<std::pair<std::string_view, Setter>, 21> kSetters{{
        const double v = detail::parseFiniteNumber(key, value);
        if (v <= 0) throw InvalidArgumentError(fmt::format("{}: '{}' must be positive", key, value));
        c.pid_min_rate = v;
+     }},
+    {"spark.streaming.kafka.maxRatePerPartition",
+     [](StreamingConf& c, const std::string& key, const std::string& value) {
+       c.kafka_max_rate_per_partition = detail::parseFiniteNumber(key, value);
      }},
     {"sluice.streaming.redis.maxRatePerPartition",
      [](StreamingConf& c, const std::string& key, const std::string& value) {

@@ -35,6 +35,9 @@ struct StreamingConf {
   // sluice.streaming.redis.maxRatePerPartition: entries/s per Redis stream key of a direct Redis
   // stream (Spark's spark.streaming.kafka.maxRatePerPartition); <= 0: none
   double redis_max_rate_per_partition = 0;
+  // spark.streaming.kafka.maxRatePerPartition: records/s per Kafka partition of a direct Kafka
+  // stream; <= 0: none
+  double kafka_max_rate_per_partition = 0;
   Duration receiver_restart_delay{2000};     // spark.streaming.receiverRestartDelay
   Duration file_min_remember{60000};         // spark.streaming.fileStream.minRememberDuration
   bool unpersist = true;                     // spark.streaming.unpersist

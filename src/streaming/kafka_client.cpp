@@ -1,0 +1,160 @@
+#include "streaming/kafka_client.hpp"
+
+#include <fmt/format.h>
+#include <librdkafka/rdkafka.h>
+
+#include <sluice/error.hpp>
+
+namespace sluice::detail {
+namespace {
+
+[[noreturn]] void fail(const std::string& what, rd_kafka_resp_err_t err) {
+  throw SourceError(fmt::format("{}: {}", what, rd_kafka_err2str(err)), true);
+}
+
+// A topic handle started on one partition at an offset, stopped and released at the end.
+class PartitionReader {
+ public:
+  PartitionReader(rd_kafka_t* handle, const std::string& topic, int partition, std::int64_t from)
+      : partition_(partition) {
+    rd_kafka_topic_conf_t* conf = rd_kafka_topic_conf_new();
+    char error[512];
+    // An offset the broker no longer holds is an error, not a silent jump to another offset.
+    rd_kafka_topic_conf_set(conf, "auto.offset.reset", "error", error, sizeof error);
+    topic_ = rd_kafka_topic_new(handle, topic.c_str(), conf);
+    if (topic_ == nullptr) fail("Kafka topic " + topic, rd_kafka_last_error());
+    if (rd_kafka_consume_start(topic_, partition, from) == -1) {
+      const rd_kafka_resp_err_t err = rd_kafka_last_error();
+      rd_kafka_topic_destroy(topic_);
+      fail(fmt::format("Kafka {}-{} from offset {}", topic, partition, from), err);
+    }
+  }
+  ~PartitionReader() {
+    rd_kafka_consume_stop(topic_, partition_);
+    rd_kafka_topic_destroy(topic_);
+  }
+  PartitionReader(const PartitionReader&) = delete;
+  PartitionReader& operator=(const PartitionReader&) = delete;
+  rd_kafka_message_t* next(int timeout_ms) { return rd_kafka_consume(topic_, partition_, timeout_ms); }
+
+ private:
+  rd_kafka_topic_t* topic_ = nullptr;
+  int partition_;
+};
+
+}  // namespace
+
+KafkaClient::KafkaClient(const std::map<std::string, std::string>& settings,
+                         std::chrono::milliseconds timeout)
+    : timeout_(timeout) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char error[512];
+  auto set = [&](const std::string& key, const std::string& value) {
+    if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), error, sizeof error) !=
+        RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      throw InvalidArgumentError(fmt::format("Kafka setting {}: {}", key, error));
+    }
+  };
+  for (const auto& [key, value] : settings) set(key, value);
+  // Reading an offset range stops at the partition's end when transaction markers take the
+  // last offsets.
+  set("enable.partition.eof", "true");
+  handle_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);  // owns conf on success
+  if (handle_ == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    throw InvalidArgumentError(fmt::format("Cannot create a Kafka consumer: {}", error));
+  }
+}
+
+KafkaClient::~KafkaClient() {
+  if (handle_ != nullptr) rd_kafka_destroy(handle_);
+}
+
+std::map<std::string, int> KafkaClient::partitionCounts(const std::vector<std::string>& topics) {
+  std::map<std::string, int> counts;
+  for (const auto& topic : topics) {
+    rd_kafka_topic_t* handle = rd_kafka_topic_new(handle_, topic.c_str(), nullptr);
+    if (handle == nullptr) fail("Kafka topic " + topic, rd_kafka_last_error());
+    const rd_kafka_metadata_t* metadata = nullptr;
+    const rd_kafka_resp_err_t err = rd_kafka_metadata(handle_, 0, handle, &metadata,
+                                                      static_cast<int>(timeout_.count()));
+    rd_kafka_topic_destroy(handle);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) fail("Kafka metadata of " + topic, err);
+    const rd_kafka_resp_err_t topic_err =
+        metadata->topic_cnt == 1 ? metadata->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+    const int partitions = metadata->topic_cnt == 1 ? metadata->topics[0].partition_cnt : 0;
+    rd_kafka_metadata_destroy(metadata);
+    if (topic_err != RD_KAFKA_RESP_ERR_NO_ERROR || partitions <= 0) {
+      throw Error(fmt::format("Kafka topic '{}' does not exist: {}", topic,
+                              rd_kafka_err2str(topic_err)));
+    }
+    counts[topic] = partitions;
+  }
+  return counts;
+}
+
+std::pair<std::int64_t, std::int64_t> KafkaClient::watermarks(const std::string& topic,
+                                                              int partition) {
+  std::int64_t low = 0;
+  std::int64_t high = 0;
+  const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+      handle_, topic.c_str(), partition, &low, &high, static_cast<int>(timeout_.count()));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    fail(fmt::format("Kafka watermarks of {}-{}", topic, partition), err);
+  }
+  return {low, high};
+}
+
+std::vector<KafkaRecord> KafkaClient::read(const std::string& topic, int partition,
+                                           std::int64_t from, std::int64_t until) {
+  std::vector<KafkaRecord> records;
+  if (from >= until) return records;
+  PartitionReader reader(handle_, topic, partition, from);
+  const auto deadline = std::chrono::steady_clock::now() + timeout_;
+  std::int64_t next = from;
+  while (next < until) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    rd_kafka_message_t* message = reader.next(static_cast<int>(std::max<std::int64_t>(0, left.count())));
+    if (message == nullptr) {
+      throw SourceError(fmt::format("Kafka {}-{}: no record between offsets {} and {} within {} ms",
+                                    topic, partition, next, until, timeout_.count()),
+                        true);
+    }
+    const rd_kafka_resp_err_t err = message->err;
+    if (err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      rd_kafka_message_destroy(message);
+      break;  // the offsets left were transaction markers
+    }
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const std::string why = rd_kafka_message_errstr(message);
+      rd_kafka_message_destroy(message);
+      throw SourceError(fmt::format("Kafka {}-{} at offset {}: {}", topic, partition, next, why),
+                        true);
+    }
+    if (message->offset >= until) {
+      rd_kafka_message_destroy(message);
+      break;
+    }
+    KafkaRecord record;
+    record.topic = topic;
+    record.partition = partition;
+    record.offset = message->offset;
+    if (message->key != nullptr) {
+      record.key.emplace(static_cast<const char*>(message->key), message->key_len);
+    }
+    if (message->payload != nullptr) {
+      record.value.assign(static_cast<const char*>(message->payload), message->len);
+    }
+    rd_kafka_timestamp_type_t type;
+    const std::int64_t timestamp = rd_kafka_message_timestamp(message, &type);
+    record.timestamp = type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : timestamp;
+    next = message->offset + 1;
+    rd_kafka_message_destroy(message);
+    records.push_back(std::move(record));
+  }
+  return records;
+}
+
+}  // namespace sluice::detail

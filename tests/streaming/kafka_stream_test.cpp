@@ -1,0 +1,227 @@
+// KafkaUtils::createDirectStream against librdkafka's mock cluster, hosted by kafka_mock_cluster
+// (a process started by the test, stopped by closing its input): each batch takes the records
+// produced before its batch time, one partition per Kafka partition; the rate cap; a restart
+// from the checkpoint counts every record once.
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <sluice/streaming.hpp>
+#include <sluice/streaming/kafka.hpp>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "temp_dir.hpp"
+
+extern char** environ;
+
+namespace {
+
+using namespace std::chrono_literals;
+using sluice::KafkaRecord;
+
+// kafka_mock_cluster with one topic "events" of 2 partitions.
+class MockCluster {
+ public:
+  MockCluster() {
+    int in[2];
+    int out[2];
+    if (::pipe(in) != 0 || ::pipe(out) != 0) throw std::runtime_error("pipe failed");
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+    posix_spawn_file_actions_addclose(&actions, in[1]);
+    posix_spawn_file_actions_addclose(&actions, out[0]);
+    std::vector<std::string> args{SLUICE_KAFKA_MOCK_CLUSTER, "1", "events:2"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const int spawned = ::posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(in[0]);
+    ::close(out[1]);
+    input_ = in[1];
+    if (spawned != 0) throw std::runtime_error("cannot run kafka_mock_cluster");
+    // Its first line: the bootstrap servers.
+    char c;
+    while (::read(out[0], &c, 1) == 1 && c != '\n') bootstrap_.push_back(c);
+    ::close(out[0]);
+    if (bootstrap_.empty()) throw std::runtime_error("kafka_mock_cluster printed nothing");
+  }
+  ~MockCluster() {
+    ::close(input_);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+  }
+  const std::string& bootstrap() const { return bootstrap_; }
+
+ private:
+  pid_t pid_ = -1;
+  int input_ = -1;
+  std::string bootstrap_;
+};
+
+// Produces "value" records (keys "k<value>") to a partition and waits until they are written.
+class Producer {
+ public:
+  explicit Producer(const std::string& bootstrap) {
+    char error[512];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), error, sizeof error);
+    handle_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof error);
+    if (handle_ == nullptr) throw std::runtime_error(error);
+  }
+  ~Producer() { rd_kafka_destroy(handle_); }
+  void produce(int partition, int from, int to) {
+    for (int n = from; n <= to; ++n) {
+      const std::string value = std::to_string(n);
+      const std::string key = "k" + value;
+      rd_kafka_producev(handle_, RD_KAFKA_V_TOPIC("events"), RD_KAFKA_V_PARTITION(partition),
+                        RD_KAFKA_V_KEY(key.data(), key.size()),
+                        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    }
+    ASSERT_EQ(rd_kafka_flush(handle_, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+
+ private:
+  rd_kafka_t* handle_ = nullptr;
+};
+
+// "partition:value" of each batch, sorted.
+struct Collected {
+  std::mutex mu;
+  std::map<std::int64_t, std::vector<std::string>> batches;
+  void record(const sluice::RDD<KafkaRecord>& rdd, sluice::Time t) {
+    std::vector<std::string> v;
+    for (const auto& r : rdd.collect()) v.push_back(std::to_string(r.partition) + ":" + r.value);
+    std::sort(v.begin(), v.end());
+    std::lock_guard lock(mu);
+    batches[t.milliseconds()] = v;
+  }
+};
+
+std::vector<std::string> values(int partition, int from, int to) {
+  std::vector<std::string> v;
+  for (int n = from; n <= to; ++n) v.push_back(std::to_string(partition) + ":" + std::to_string(n));
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+std::vector<std::string> both(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  std::sort(a.begin(), a.end());
+  return a;
+}
+
+class KafkaStream : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(KafkaStream, EachBatchTakesTheRecordsProducedBeforeItsTimeUnderTheRateCap) {
+  MockCluster cluster;
+  Producer producer(cluster.bootstrap());
+  producer.produce(0, 1, 3);  // before start: read only with auto.offset.reset=earliest
+  sluice::Context sc(GetParam(), "kafkaBatches");
+  auto clock = std::make_shared<sluice::ManualClock>();
+  sluice::StreamingContext ssc(sc, 1s, clock);
+  ssc.conf().set("spark.streaming.kafka.maxRatePerPartition", "4");
+  Collected collected;
+  sluice::KafkaUtils::createDirectStream(
+      ssc, {"events"}, {{"bootstrap.servers", cluster.bootstrap()}, {"auto.offset.reset", "earliest"}})
+      .foreachRDD([&](const sluice::RDD<KafkaRecord>& rdd, sluice::Time t) {
+        collected.record(rdd, t);
+      });
+  ssc.start();
+  producer.produce(0, 4, 6);
+  producer.produce(1, 1, 2);
+  for (int k = 1; k <= 3; ++k) {
+    clock->setTime(k * 1000);
+    ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(k * 1000), 60s));
+  }
+  ssc.stop(false);
+  EXPECT_EQ(collected.batches.at(1000), both(values(0, 1, 4), values(1, 1, 2)));
+  EXPECT_EQ(collected.batches.at(2000), values(0, 5, 6));
+  EXPECT_EQ(collected.batches.at(3000), std::vector<std::string>{});
+}
+
+// A running count per partition, stopped after batch 5 and resumed from the checkpoint, whose
+// state was saved at batch 3: batches 4 and 5 are read again from their offset ranges. Every
+// record counts once.
+TEST_P(KafkaStream, ARestartFromTheCheckpointCountsEveryRecordOnce) {
+  MockCluster cluster;
+  Producer producer(cluster.bootstrap());
+  sluice::testing_util::TempDir dir("sluice_kafka_ckpt");
+  const std::string checkpoint = dir.path().string();
+  std::mutex mu;
+  std::map<std::int64_t, std::map<int, long long>> counts;
+  auto run = [&](int first, int last, std::int64_t start_ms) {
+    sluice::Context sc(GetParam(), "kafkaRestart");
+    auto clock = std::make_shared<sluice::ManualClock>(start_ms);
+    auto ssc = sluice::StreamingContext::getOrCreate(checkpoint, [&] {
+      auto s = std::make_unique<sluice::StreamingContext>(sc, 1s, clock);
+      sluice::KafkaUtils::createDirectStream(
+          *s, {"events"},
+          {{"bootstrap.servers", cluster.bootstrap()}, {"auto.offset.reset", "earliest"}})
+          .uid("kafka")
+          .map([](const KafkaRecord& r) { return std::make_pair(r.partition, 1LL); })
+          .updateStateByKey([](const std::vector<long long>& ones, std::optional<long long> n) {
+            return std::optional<long long>(n.value_or(0) + static_cast<long long>(ones.size()));
+          })
+          .uid("counts")
+          .checkpoint(3s)
+          .foreachRDD([&](const sluice::RDD<std::pair<int, long long>>& rdd, sluice::Time t) {
+            auto v = rdd.collect();
+            std::lock_guard lock(mu);
+            counts[t.milliseconds()] = {v.begin(), v.end()};
+          });
+      s->checkpoint(checkpoint);
+      return s;
+    });
+    ssc->start();
+    for (int k = first; k <= last; ++k) {
+      producer.produce(0, 1, k);  // k records
+      producer.produce(1, 1, 1);  // 1 record
+      clock->setTime(k * 1000);
+      ASSERT_TRUE(ssc->core()->waitForBatch(sluice::Time(k * 1000), 60s));
+    }
+    ssc->core()->flushCheckpoints();
+    ssc->stop(true, false);
+  };
+  run(1, 5, 0);
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(counts.at(5000), (std::map<int, long long>{{0, 15}, {1, 5}}));
+  }
+  run(6, 7, 5000);
+  std::lock_guard lock(mu);
+  EXPECT_EQ(counts.at(6000), (std::map<int, long long>{{0, 21}, {1, 6}}));
+  EXPECT_EQ(counts.at(7000), (std::map<int, long long>{{0, 28}, {1, 7}}));
+}
+
+INSTANTIATE_TEST_SUITE_P(Masters, KafkaStream,
+                         ::testing::Values("local[1]", "local[2]", "local[4]"));
+
+TEST(KafkaStreamSettings, BadSettingsAreRefused) {
+  sluice::Context sc("local[1]", "kafkaSettings");
+  sluice::StreamingContext ssc(sc, 1s, std::make_shared<sluice::ManualClock>());
+  EXPECT_THROW(sluice::KafkaUtils::createDirectStream(ssc, {"events"}, {}),
+               sluice::InvalidArgumentError);
+  EXPECT_THROW(sluice::KafkaUtils::createDirectStream(
+                   ssc, {"events"}, {{"bootstrap.servers", "h:1"}, {"no.such.setting", "1"}}),
+               sluice::InvalidArgumentError);
+  EXPECT_THROW(sluice::KafkaUtils::createDirectStream(
+                   ssc, {"events"}, {{"bootstrap.servers", "h:1"}, {"auto.offset.reset", "x"}}),
+               sluice::InvalidArgumentError);
+  EXPECT_THROW(sluice::KafkaUtils::createDirectStream(ssc, {}, {{"bootstrap.servers", "h:1"}}),
+               sluice::InvalidArgumentError);
+}
+
+}  // namespace
