@@ -156,12 +156,15 @@ class RedisDirectNode final : public DStreamNode<RedisStreamEntry>, public Input
   // the same entries, as Spark's direct Kafka stream checkpoints a batch's offsets before it runs.
   void allocateBatch(Time t) override {
     std::optional<Allocation> replay;
+    bool logged_later = false;
     Positions positions;
     {
       std::lock_guard lock(input_mu_);
       if (auto it = logged_.find(t); it != logged_.end()) {
         replay = std::move(it->second);
         logged_.erase(it);
+      } else {
+        logged_later = !logged_.empty() && logged_.rbegin()->first > t;
       }
       positions = positions_;
     }
@@ -178,9 +181,12 @@ class RedisDirectNode final : public DStreamNode<RedisStreamEntry>, public Input
         blocks.clear();
         deferReplay(t, std::move(*replay));
       }
-    } else {
+    } else if (!logged_later) {
       allocation = readNew(positions, blocks, error);
     }
+    // Else batch t is one that took nothing before the crash (only batches that took entries are
+    // logged) and a later one is logged: it takes nothing again, or it would read what the
+    // logged batches after it took, and they would count it twice.
     if (log_ && !replay && !allocation.ranges.empty()) {
       try {
         log_->append(t.milliseconds(), serialize(std::make_pair(t.milliseconds(), allocation)));
