@@ -118,12 +118,15 @@ class DirectInputNode : public DStreamNode<Record>, public InputBase {
   // records.
   void allocateBatch(Time t) override {
     std::optional<DirectAllocation> replay;
+    bool logged_later = false;
     DirectPositions positions;
     {
       std::lock_guard lock(input_mu_);
       if (auto it = logged_.find(t); it != logged_.end()) {
         replay = std::move(it->second);
         logged_.erase(it);
+      } else {
+        logged_later = !logged_.empty() && logged_.rbegin()->first > t;
       }
       positions = positions_;
     }
@@ -140,9 +143,12 @@ class DirectInputNode : public DStreamNode<Record>, public InputBase {
         blocks.clear();
         deferReplay(t, std::move(*replay));
       }
-    } else {
+    } else if (!logged_later) {
       allocation = readNew(std::move(positions), blocks, error);
     }
+    // Else batch t is one that took nothing before the crash (only batches that took records
+    // are logged) and a later one is logged: it takes nothing again, or it would read what the
+    // logged batches after it took, and they would count it twice.
     if (log_ && !replay && !allocation.ranges.empty()) {
       try {
         log_->append(t.milliseconds(), serialize(std::make_pair(t.milliseconds(), allocation)));

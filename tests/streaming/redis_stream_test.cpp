@@ -243,10 +243,12 @@ TEST_P(RedisStream, ARestartFromTheCheckpointCountsEveryEntryOnce) {
   EXPECT_EQ(counts.at(7000), (std::map<std::string, long long>{{"a", 28}, {"b", 7}}));
 }
 
-// A batch whose outputs ran but whose checkpoint was never written (a crash in between) runs
-// again after the restart with the entries it had: its allocation was logged before it ran,
-// although more entries arrived since. (Reading from the position instead, it would also have
-// taken entry 6.)
+// Batches whose outputs ran but whose checkpoints were never written (a crash in between) run
+// again after the restart with the entries they had: their allocations were logged before they
+// ran, although more entries arrived since. Batch 3 took nothing and is not logged: it takes
+// nothing again (reading from the position, it would take batch 4's entries, which batch 4 then
+// takes as well: a kill harness run found those duplicates). Reading from the position instead
+// of the log, batch 4 would also have taken entry 6.
 TEST_P(RedisStream, ABatchRunAgainAfterACrashHoldsTheSameEntries) {
   RedisServer server;
   auto redis = server.connect();
@@ -289,25 +291,32 @@ TEST_P(RedisStream, ABatchRunAgainAfterACrashHoldsTheSameEntries) {
           sluice::testing_io::FaultyFileSystem& fs) {
         add(redis, "a", 1, 2);
         batch(ssc, clock, 1);
-        add(redis, "a", 3, 4);
-        batch(ssc, clock, 2);
-        // Batch 3 runs its output, then its checkpoint fails: the last one stays batch 2's.
+        // Batches 2 to 4 run their outputs, then their checkpoints fail: the last one stays
+        // batch 1's.
         fs.setFault(sluice::testing_io::FaultyFileSystem::Fault::kAppend, "checkpoint-");
-        add(redis, "a", 5, 5);
+        add(redis, "a", 3, 3);
+        batch(ssc, clock, 2);
         batch(ssc, clock, 3);
+        add(redis, "a", 4, 5);
+        batch(ssc, clock, 4);
       },
       0);
-  EXPECT_EQ(collected.batches.at(3000), names("a", 5, 5));
+  EXPECT_EQ(collected.batches.at(2000), names("a", 3, 3));
+  EXPECT_EQ(collected.batches.at(3000), std::vector<std::string>{});
+  EXPECT_EQ(collected.batches.at(4000), names("a", 4, 5));
   add(redis, "a", 6, 6);
+  collected.batches.clear();
   run(
       [&](sluice::StreamingContext& ssc, sluice::ManualClock& clock,
           sluice::testing_io::FaultyFileSystem&) {
-        ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(3000), 60s));
-        batch(ssc, clock, 4);
+        ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(4000), 60s));
+        batch(ssc, clock, 5);
       },
-      3000);
-  EXPECT_EQ(collected.batches.at(3000), names("a", 5, 5)) << "batch 3 run again";
-  EXPECT_EQ(collected.batches.at(4000), names("a", 6, 6));
+      4000);
+  EXPECT_EQ(collected.batches.at(2000), names("a", 3, 3)) << "batch 2 run again";
+  EXPECT_EQ(collected.batches.at(3000), std::vector<std::string>{}) << "batch 3 run again";
+  EXPECT_EQ(collected.batches.at(4000), names("a", 4, 5)) << "batch 4 run again";
+  EXPECT_EQ(collected.batches.at(5000), names("a", 6, 6));
 }
 
 class ErrorRecorder final : public sluice::StreamingListener {
