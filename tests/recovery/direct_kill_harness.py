@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
-"""Kills a job reading Redis streams again and again and checks its input is exactly-once.
+"""Kills a job reading a direct input again and again and checks its input is exactly-once.
 
-Starts redis-server on 127.0.0.1 on a free port (stopped by its PID at the end). A producer adds
-entries {key, seq} to a few streams, seq counting 1, 2, 3, ... per key, while the job
-(redis_job: RedisUtils::createDirectStream into an updateStateByKey that tracks the sequence
-numbers it saw per key) is killed with SIGKILL at random moments (every other one after the run
-wrote a checkpoint) and restarted from its checkpoint. After the producer ends the job catches up and is stopped with SIGTERM. The checks,
-on the newest complete output:
+The source is Redis Streams (redis-server started on 127.0.0.1 on a free port) or Kafka
+(librdkafka's mock cluster, hosted by the kafka_mock_cluster process, on 127.0.0.1); either is
+stopped by its PID at the end. A producer adds records {key, seq} to two streams (Redis keys or
+Kafka topics of 2 partitions), seq counting 1, 2, 3, ... per key, while the job (direct_job:
+createDirectStream into an updateStateByKey that tracks the sequence numbers it saw per key) is
+killed with SIGKILL at random moments (every other one after the run wrote a checkpoint) and
+restarted from its checkpoint. After the producer ends the job catches up and is stopped with
+SIGTERM. The checks, on the newest complete output:
 - per key, every number 1..n was seen (no gap) and none twice (no duplicate);
 - every visible output directory is complete and no key's count ever decreases;
 - the SIGTERM stops the job gracefully with exit status 0.
-Usage: redis_kill_harness.py JOB [--kills N] [--seed S] [--batch-ms MS] [--master M]
+Usage: direct_kill_harness.py JOB (--redis | --kafka-cluster KAFKA_MOCK_CLUSTER) [--kills N]
+       [--seed S] [--batch-ms MS] [--master M]
 """
 import argparse
 import ast
@@ -109,12 +112,63 @@ class RedisServer:
         self.log.close()
 
 
-class Producer(threading.Thread):
-    """Adds bursts of entries {key, seq} to the streams until stopped."""
+class KafkaCluster:
+    """kafka_mock_cluster: prints its bootstrap servers, produces the lines written to it."""
 
-    def __init__(self, port, rng):
-        super().__init__(daemon=True)
+    def __init__(self, work, binary):
+        self.log = open(os.path.join(work, "kafka.log"), "wb")
+        self.proc = subprocess.Popen([binary, "1"] + ["%s:2" % s for s in STREAMS],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.log)
+        self.address = self.proc.stdout.readline().decode().strip()
+        if not self.address:
+            raise Failure("kafka_mock_cluster did not start")
+
+    def send(self, burst):
+        """Produces (key, seq) records; each key has its own topic and partition."""
+        lines = []
+        for key, seq in burst:
+            k = KEYS.index(key)
+            lines.append("%s %d %s %d\n" % (STREAMS[k % len(STREAMS)], k // len(STREAMS), key, seq))
+        self.proc.stdin.write("".join(lines).encode())
+        self.proc.stdin.flush()
+
+    def flush(self):
+        self.proc.stdin.write(b"flush\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline().decode().strip()
+        if answer != "flushed":
+            raise Failure("kafka_mock_cluster: %s" % (answer or "no answer to flush"))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+class RedisSender:
+    def __init__(self, port):
         self.redis = Redis(port)
+
+    def send(self, burst):
+        self.redis.send([["XADD", STREAMS[KEYS.index(key) % len(STREAMS)], "*", "key", key,
+                          "seq", str(seq)] for key, seq in burst])
+
+    def flush(self):
+        pass  # every XADD was answered
+
+
+class Producer(threading.Thread):
+    """Adds bursts of records {key, seq} to the streams until stopped."""
+
+    def __init__(self, sender, rng):
+        super().__init__(daemon=True)
+        self.sender = sender
         self.rng = rng
         self.produced = {k: 0 for k in KEYS}
         self.halt = threading.Event()
@@ -127,10 +181,8 @@ class Producer(threading.Thread):
                 for _ in range(self.rng.randint(1, 40)):
                     key = self.rng.choice(KEYS)
                     self.produced[key] += 1
-                    stream = STREAMS[KEYS.index(key) % len(STREAMS)]
-                    burst.append(["XADD", stream, "*", "key", key, "seq",
-                                  str(self.produced[key])])
-                self.redis.send(burst)
+                    burst.append((key, self.produced[key]))
+                self.sender.send(burst)
                 self.halt.wait(self.rng.uniform(0.01, 0.08))
         except Exception as e:  # reported by stop()
             self.error = e
@@ -140,17 +192,17 @@ class Producer(threading.Thread):
         self.join()
         if self.error:
             raise Failure("producer failed: %s" % self.error)
+        self.sender.flush()
         return dict(self.produced)
 
 
 class Job:
-    def __init__(self, work, job, port, batch_ms, master):
+    def __init__(self, work, job, source, address, batch_ms, master):
         self.dir = work
         self.ckpt = os.path.join(work, "ckpt")
         self.out = os.path.join(work, "out")
         os.makedirs(self.out)
-        self.argv = [job, "127.0.0.1:%d" % port, self.ckpt, self.out, str(batch_ms), master] + \
-            STREAMS
+        self.argv = [job, source, address, self.ckpt, self.out, str(batch_ms), master] + STREAMS
         self.proc = None
         self.starts = 0
 
@@ -252,22 +304,31 @@ def check(job, produced):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("job")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--redis", action="store_true")
+    source.add_argument("--kafka-cluster", help="the kafka_mock_cluster program")
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--seed", type=int, default=20261203)
     parser.add_argument("--batch-ms", type=int, default=100)
     parser.add_argument("--master", default="local[2]")
     args = parser.parse_args()
-    if shutil.which("redis-server") is None:
+    if args.redis and shutil.which("redis-server") is None:
         print("redis-server is not installed (scripts/install-deps.sh installs it)")
         return 1
     rng = random.Random(args.seed)
-    work = tempfile.mkdtemp(prefix="sluice-redis-kill-")
+    name = "redis" if args.redis else "kafka"
+    work = tempfile.mkdtemp(prefix="sluice-%s-kill-" % name)
     server = None
     job = None
     try:
-        server = RedisServer(work)
-        job = Job(work, args.job, server.port, args.batch_ms, args.master)
-        producer = Producer(server.port, rng)
+        if args.redis:
+            server = RedisServer(work)
+            address, sender = "127.0.0.1:%d" % server.port, RedisSender(server.port)
+        else:
+            server = KafkaCluster(work, args.kafka_cluster)
+            address, sender = server.address, server
+        job = Job(work, args.job, name, address, args.batch_ms, args.master)
+        producer = Producer(sender, rng)
         producer.start()
         job.start()
         for i in range(args.kills):
@@ -293,8 +354,8 @@ def main():
         job.proc.send_signal(signal.SIGTERM)
         job.expect_exit(0)
         check(job, produced)
-        print("redis kill harness: %d kills, %d entries, no gap, no duplicate" %
-              (args.kills, sum(produced.values())))
+        print("%s kill harness: %d kills, %d records, no gap, no duplicate" %
+              (name, args.kills, sum(produced.values())))
         shutil.rmtree(work, ignore_errors=True)
         return 0
     except Failure as e:
