@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
 
+#include <algorithm>
+
 #include <sluice/error.hpp>
 
 namespace sluice::detail {
@@ -96,14 +98,28 @@ std::map<std::string, int> KafkaClient::partitionCounts(const std::vector<std::s
 
 std::pair<std::int64_t, std::int64_t> KafkaClient::watermarks(const std::string& topic,
                                                               int partition) {
-  std::int64_t low = 0;
-  std::int64_t high = 0;
-  const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-      handle_, topic.c_str(), partition, &low, &high, static_cast<int>(timeout_.count()));
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    fail(fmt::format("Kafka watermarks of {}-{}", topic, partition), err);
-  }
-  return {low, high};
+  // rd_kafka_query_watermark_offsets waits without a bound while the leader is unreachable (it
+  // retries on every broker state change); rd_kafka_offsets_for_times keeps its timeout. The
+  // "times" -2 and -1 ask for the earliest and the latest offset.
+  auto query = [&](std::int64_t which) {
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), partition)->offset = which;
+    rd_kafka_resp_err_t err =
+        rd_kafka_offsets_for_times(handle_, list, static_cast<int>(timeout_.count()));
+    const std::int64_t offset = list->elems[0].offset;
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) err = list->elems[0].err;
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      fail(fmt::format("Kafka {} offset of {}-{}", which == RD_KAFKA_OFFSET_BEGINNING ? "first"
+                                                                                     : "end",
+                       topic, partition),
+           err);
+    }
+    return offset;
+  };
+  const std::int64_t low = query(RD_KAFKA_OFFSET_BEGINNING);
+  const std::int64_t high = query(RD_KAFKA_OFFSET_END);
+  return {low, std::max(low, high)};
 }
 
 std::vector<KafkaRecord> KafkaClient::read(const std::string& topic, int partition,

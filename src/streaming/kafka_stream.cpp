@@ -15,11 +15,12 @@ namespace sluice {
 namespace detail {
 namespace {
 
-constexpr std::chrono::milliseconds kTimeout{10000};
-
 struct KafkaSettings {
   std::map<std::string, std::string> consumer;  // passed to librdkafka
   bool earliest = false;
+  // How long a metadata, watermark or read request may take: librdkafka's socket.timeout.ms
+  // when given (its default, 60 s, would hold the batch generator that long per partition).
+  std::chrono::milliseconds timeout{10000};
 };
 
 KafkaSettings parseSettings(const std::map<std::string, std::string>& params) {
@@ -37,6 +38,17 @@ KafkaSettings parseSettings(const std::map<std::string, std::string>& params) {
     } else {
       settings.consumer[key] = value;
     }
+  }
+  if (const auto timeout = settings.consumer.find("socket.timeout.ms");
+      timeout != settings.consumer.end()) {
+    std::int64_t ms = 0;
+    const std::string& v = timeout->second;
+    if (std::from_chars(v.data(), v.data() + v.size(), ms).ptr != v.data() + v.size() || ms <= 0 ||
+        ms > 3600000) {
+      throw InvalidArgumentError(
+          fmt::format("socket.timeout.ms: '{}' is not a number of milliseconds (1 to 3600000)", v));
+    }
+    settings.timeout = std::chrono::milliseconds(ms);
   }
   if (!settings.consumer.contains("bootstrap.servers") &&
       !settings.consumer.contains("metadata.broker.list")) {
@@ -102,7 +114,7 @@ class KafkaDirectNode final : public DirectInputNode<KafkaRecord> {
 
   // On a client of its own: the runner thread calls it for recomputed batches.
   std::vector<std::vector<KafkaRecord>> readAgain(const std::vector<DirectRange>& ranges) override {
-    KafkaClient client(settings_.consumer, kTimeout);
+    KafkaClient client(settings_.consumer, settings_.timeout);
     std::vector<std::vector<KafkaRecord>> blocks;
     for (const auto& range : ranges) {
       const auto [topic, partition] = splitPartition(range.partition);
@@ -128,7 +140,7 @@ class KafkaDirectNode final : public DirectInputNode<KafkaRecord> {
 
  private:
   KafkaClient& client() {
-    if (!client_) client_ = std::make_unique<KafkaClient>(settings_.consumer, kTimeout);
+    if (!client_) client_ = std::make_unique<KafkaClient>(settings_.consumer, settings_.timeout);
     return *client_;
   }
 
@@ -156,7 +168,7 @@ DStream<KafkaRecord> KafkaUtils::createDirectStream(
   // As Spark's createDirectStream, the partitions are looked up now.
   std::vector<std::string> partitions;
   {
-    detail::KafkaClient client(settings.consumer, detail::kTimeout);
+    detail::KafkaClient client(settings.consumer, settings.timeout);
     for (const auto& [topic, count] : client.partitionCounts(topics)) {
       for (int p = 0; p < count; ++p) partitions.push_back(topic + ":" + std::to_string(p));
     }

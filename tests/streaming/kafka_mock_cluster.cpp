@@ -4,7 +4,8 @@
 // line, and runs until its standard input closes (or SIGTERM).
 // It also produces for the kill harness: each input line "TOPIC PARTITION KEY VALUE" (no spaces
 // inside the fields) is produced to that partition; a line "flush" waits until every record
-// produced so far is written and answers "flushed".
+// produced so far is written and answers "flushed"; "down" and "up" take every broker down
+// (connections closed, new ones refused) and up again, each answered "ok".
 //
 // Usage: kafka_mock_cluster BROKERS TOPIC:PARTITIONS...
 #include <librdkafka/rdkafka.h>
@@ -36,7 +37,8 @@ int main(int argc, char** argv) {
     std::cerr << "kafka_mock_cluster: " << error << "\n";
     return 1;
   }
-  rd_kafka_mock_cluster_t* cluster = rd_kafka_mock_cluster_new(handle, std::atoi(argv[1]));
+  const int brokers = std::atoi(argv[1]);  // the mock cluster numbers them 1..brokers
+  rd_kafka_mock_cluster_t* cluster = rd_kafka_mock_cluster_new(handle, brokers);
   if (cluster == nullptr) {
     std::cerr << "kafka_mock_cluster: cannot create the mock cluster\n";
     return 1;
@@ -83,6 +85,17 @@ int main(int argc, char** argv) {
       } else {
         std::cout << "flushed" << std::endl;
       }
+      continue;
+    }
+    if (line == "down" || line == "up") {
+      for (int broker = 1; broker <= brokers; ++broker) {
+        if (line == "down") {
+          rd_kafka_mock_broker_set_down(cluster, broker);
+        } else {
+          rd_kafka_mock_broker_set_up(cluster, broker);
+        }
+      }
+      std::cout << "ok" << std::endl;
       continue;
     }
     std::istringstream fields(line);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -51,22 +52,37 @@ class MockCluster {
     ::close(out[1]);
     input_ = in[1];
     if (spawned != 0) throw std::runtime_error("cannot run kafka_mock_cluster");
-    // Its first line: the bootstrap servers.
-    char c;
-    while (::read(out[0], &c, 1) == 1 && c != '\n') bootstrap_.push_back(c);
-    ::close(out[0]);
+    output_ = out[0];
+    bootstrap_ = line();  // its first line: the bootstrap servers
     if (bootstrap_.empty()) throw std::runtime_error("kafka_mock_cluster printed nothing");
   }
   ~MockCluster() {
     ::close(input_);
+    ::close(output_);
     int status = 0;
     ::waitpid(pid_, &status, 0);
   }
   const std::string& bootstrap() const { return bootstrap_; }
+  // "down" or "up": every broker; its answer.
+  std::string command(const std::string& c) {
+    const std::string text = c + "\n";
+    if (::write(input_, text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+      throw std::runtime_error("cannot write to kafka_mock_cluster");
+    }
+    return line();
+  }
 
  private:
+  std::string line() {
+    std::string text;
+    char c;
+    while (::read(output_, &c, 1) == 1 && c != '\n') text.push_back(c);
+    return text;
+  }
+
   pid_t pid_ = -1;
   int input_ = -1;
+  int output_ = -1;
   std::string bootstrap_;
 };
 
@@ -206,6 +222,94 @@ TEST_P(KafkaStream, ARestartFromTheCheckpointCountsEveryRecordOnce) {
   EXPECT_EQ(counts.at(7000), (std::map<int, long long>{{0, 28}, {1, 7}}));
 }
 
+// Without auto.offset.reset a partition starts at its end when the stream starts.
+TEST_P(KafkaStream, LatestStartsAfterTheRecordsAlreadyThere) {
+  MockCluster cluster;
+  Producer producer(cluster.bootstrap());
+  producer.produce(0, 1, 3);
+  sluice::Context sc(GetParam(), "kafkaLatest");
+  auto clock = std::make_shared<sluice::ManualClock>();
+  sluice::StreamingContext ssc(sc, 1s, clock);
+  Collected collected;
+  sluice::KafkaUtils::createDirectStream(ssc, {"events"}, {{"bootstrap.servers", cluster.bootstrap()}})
+      .foreachRDD([&](const sluice::RDD<KafkaRecord>& rdd, sluice::Time t) {
+        collected.record(rdd, t);
+      });
+  ssc.start();
+  producer.produce(0, 4, 5);
+  clock->setTime(1000);
+  ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(1000), 60s));
+  ssc.stop(false);
+  EXPECT_EQ(collected.batches.at(1000), values(0, 4, 5));
+}
+
+class ErrorRecorder final : public sluice::StreamingListener {
+ public:
+  void onReceiverError(const sluice::ReceiverInfo& info) override {
+    std::lock_guard lock(mu_);
+    errors_.push_back(info.last_error_message);
+    cv_.notify_all();
+  }
+  bool waitErrors(std::size_t n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, 60s, [&] { return errors_.size() >= n; });
+  }
+  std::vector<std::string> errors() {
+    std::lock_guard lock(mu_);
+    return errors_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::string> errors_;
+};
+
+// The brokers go down after batch 1: batch 2 takes nothing and reports a receiver error; once
+// they are back, the first batch that reaches them takes what batch 2 could not read.
+TEST_P(KafkaStream, AnUnreachableClusterIsAReceiverErrorAndSkipsNothing) {
+  MockCluster cluster;
+  Producer producer(cluster.bootstrap());
+  sluice::Context sc(GetParam(), "kafkaDown");
+  auto clock = std::make_shared<sluice::ManualClock>();
+  sluice::StreamingContext ssc(sc, 1s, clock);
+  auto errors = std::make_shared<ErrorRecorder>();
+  ssc.addStreamingListener(errors);
+  Collected collected;
+  sluice::KafkaUtils::createDirectStream(ssc, {"events"},
+                                         {{"bootstrap.servers", cluster.bootstrap()},
+                                          {"auto.offset.reset", "earliest"},
+                                          {"socket.timeout.ms", "1000"}})
+      .foreachRDD([&](const sluice::RDD<KafkaRecord>& rdd, sluice::Time t) {
+        collected.record(rdd, t);
+      });
+  ssc.start();
+  producer.produce(0, 1, 2);
+  clock->setTime(1000);
+  ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(1000), 60s));
+  producer.produce(0, 3, 5);
+  ASSERT_EQ(cluster.command("down"), "ok");
+  clock->setTime(2000);
+  ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(2000), 60s));
+  ASSERT_TRUE(errors->waitErrors(1));
+  ASSERT_EQ(cluster.command("up"), "ok");
+  // The consumer reconnects in its own time (librdkafka's reconnect back-off): the batches until
+  // then fail the same way.
+  std::int64_t t = 2000;
+  do {
+    t += 1000;
+    clock->setTime(t);
+    ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(t), 60s));
+  } while (collected.batches.at(t).empty() && t < 30000);
+  ssc.stop(false);
+  EXPECT_EQ(collected.batches.at(1000), values(0, 1, 2));
+  for (std::int64_t empty = 2000; empty < t; empty += 1000) {
+    EXPECT_EQ(collected.batches.at(empty), std::vector<std::string>{}) << empty;
+  }
+  EXPECT_EQ(collected.batches.at(t), values(0, 3, 5));
+  EXPECT_NE(errors->errors().at(0).find("Kafka"), std::string::npos) << errors->errors().at(0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Masters, KafkaStream,
                          ::testing::Values("local[1]", "local[2]", "local[4]"));
 
@@ -222,6 +326,12 @@ TEST(KafkaStreamSettings, BadSettingsAreRefused) {
                sluice::InvalidArgumentError);
   EXPECT_THROW(sluice::KafkaUtils::createDirectStream(ssc, {}, {{"bootstrap.servers", "h:1"}}),
                sluice::InvalidArgumentError);
+  EXPECT_THROW(sluice::KafkaUtils::createDirectStream(
+                   ssc, {"events"}, {{"bootstrap.servers", "h:1"}, {"socket.timeout.ms", "1s"}}),
+               sluice::InvalidArgumentError);
+  EXPECT_THROW(
+      sluice::KafkaUtils::createDirectStream(ssc, {"events", "events"}, {{"bootstrap.servers", "h:1"}}),
+      sluice::InvalidArgumentError);
 }
 
 }  // namespace

@@ -9,7 +9,8 @@
 // kafka_params: "bootstrap.servers" (or "metadata.broker.list") is required; "auto.offset.reset"
 // ("latest", the default, or "earliest"; "largest" and "smallest" too) says where a partition
 // without a checkpointed position starts; every other key is a librdkafka consumer setting
-// (an unknown one is refused with librdkafka's message).
+// (an unknown one is refused with librdkafka's message). "socket.timeout.ms" also bounds each
+// request the stream makes (10 s when not given).
 // Rate: spark.streaming.kafka.maxRatePerPartition caps the records a batch takes from each
 // partition (records/s x batch interval); with backpressure the estimated rate is shared among
 // the partitions.
