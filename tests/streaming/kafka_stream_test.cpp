@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -20,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "error_recorder.hpp"
 #include "temp_dir.hpp"
 
 extern char** environ;
@@ -243,28 +243,6 @@ TEST_P(KafkaStream, LatestStartsAfterTheRecordsAlreadyThere) {
   EXPECT_EQ(collected.batches.at(1000), values(0, 4, 5));
 }
 
-class ErrorRecorder final : public sluice::StreamingListener {
- public:
-  void onReceiverError(const sluice::ReceiverInfo& info) override {
-    std::lock_guard lock(mu_);
-    errors_.push_back(info.last_error_message);
-    cv_.notify_all();
-  }
-  bool waitErrors(std::size_t n) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, 60s, [&] { return errors_.size() >= n; });
-  }
-  std::vector<std::string> errors() {
-    std::lock_guard lock(mu_);
-    return errors_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::string> errors_;
-};
-
 // The brokers go down after batch 1: batch 2 takes nothing and reports a receiver error; once
 // they are back, the first batch that reaches them takes what batch 2 could not read.
 TEST_P(KafkaStream, AnUnreachableClusterIsAReceiverErrorAndSkipsNothing) {
@@ -273,7 +251,7 @@ TEST_P(KafkaStream, AnUnreachableClusterIsAReceiverErrorAndSkipsNothing) {
   sluice::Context sc(GetParam(), "kafkaDown");
   auto clock = std::make_shared<sluice::ManualClock>();
   sluice::StreamingContext ssc(sc, 1s, clock);
-  auto errors = std::make_shared<ErrorRecorder>();
+  auto errors = std::make_shared<sluice::stream_test::ErrorRecorder>();
   ssc.addStreamingListener(errors);
   Collected collected;
   sluice::KafkaUtils::createDirectStream(ssc, {"events"},

@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -14,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "error_recorder.hpp"
 #include "io/faulty_file_system.hpp"
 #include "redis_server.hpp"
 #include "temp_dir.hpp"
@@ -319,32 +319,10 @@ TEST_P(RedisStream, ABatchRunAgainAfterACrashHoldsTheSameEntries) {
   EXPECT_EQ(collected.batches.at(5000), names("a", 6, 6));
 }
 
-class ErrorRecorder final : public sluice::StreamingListener {
- public:
-  void onReceiverError(const sluice::ReceiverInfo& info) override {
-    std::lock_guard lock(mu_);
-    errors_.push_back(info.last_error_message);
-    cv_.notify_all();
-  }
-  bool waitErrors(std::size_t n) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, 60s, [&] { return errors_.size() >= n; });
-  }
-  std::vector<std::string> errors() {
-    std::lock_guard lock(mu_);
-    return errors_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::string> errors_;
-};
-
 TEST_P(RedisStream, AnUnreachableServerIsAReceiverErrorAndSkipsNothing) {
   RedisServer server;
   CollectingJob job(GetParam(), server, {"a"}, true);
-  auto errors = std::make_shared<ErrorRecorder>();
+  auto errors = std::make_shared<sluice::stream_test::ErrorRecorder>();
   job.ssc.addStreamingListener(errors);
   job.ssc.start();
   {
@@ -374,7 +352,7 @@ TEST_P(RedisStream, AKeyThatIsNotAStreamIsAnErrorTheOtherKeysAreRead) {
   auto redis = server.connect();
   redis.command({"SET", "plain", "value"});
   CollectingJob job(GetParam(), server, {"plain", "a"}, true);
-  auto errors = std::make_shared<ErrorRecorder>();
+  auto errors = std::make_shared<sluice::stream_test::ErrorRecorder>();
   job.ssc.addStreamingListener(errors);
   job.ssc.start();
   add(redis, "a", 1, 2);
