@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include <sluice/error.hpp>
+#include <sluice/log.hpp>
 
 namespace sluice::detail {
 namespace {
@@ -59,6 +60,16 @@ KafkaClient::KafkaClient(const std::map<std::string, std::string>& settings,
     }
   };
   for (const auto& [key, value] : settings) set(key, value);
+  // A partition's fetcher runs only while a batch reads it, and stopping it waits for its
+  // outstanding fetch: librdkafka's default long poll (500 ms) would cost that much per
+  // partition and batch.
+  if (!settings.contains("fetch.wait.max.ms")) set("fetch.wait.max.ms", "10");
+  // librdkafka's own log lines (every failed reconnect, say) go to Sluice's log at DEBUG, not to
+  // stderr: what a job must know of reaches it as the stream's receiver error and warning.
+  rd_kafka_conf_set_log_cb(conf, [](const rd_kafka_t*, int level, const char* facility,
+                                    const char* message) {
+    log(LogLevel::kDebug, fmt::format("librdkafka {} {}: {}", level, facility, message));
+  });
   // Reading an offset range stops at the partition's end when transaction markers take the
   // last offsets.
   set("enable.partition.eof", "true");
