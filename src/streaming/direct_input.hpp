@@ -178,8 +178,18 @@ class DirectInputNode : public DStreamNode<Record>, public InputBase {
     }
   }
 
+  // Runs once each batch completed (once per output reading the stream, hence the guard).
   void clearMetadata(Time t) override {
     DStreamNode<Record>::clearMetadata(t);
+    std::optional<DirectPositions> completed;
+    {
+      std::lock_guard lock(input_mu_);
+      if (!completed_up_to_ || t > *completed_up_to_) {
+        completed_up_to_ = t;
+        if (auto it = ends_.find(t); it != ends_.end()) completed = it->second;
+      }
+    }
+    if (completed) batchCompleted(t, *completed);
     std::lock_guard lock(input_mu_);
     const Time cutoff = t - this->rememberDuration();
     allocated_.erase(allocated_.begin(), allocated_.upper_bound(cutoff));
@@ -257,6 +267,9 @@ class DirectInputNode : public DStreamNode<Record>, public InputBase {
   virtual std::vector<std::vector<Record>> readAgain(const std::vector<DirectRange>& ranges) = 0;
   // The per-partition rate limit (records/s; <= 0: none), e.g. maxRatePerPartition.
   virtual double maxRatePerPartition() const = 0;
+  // Batch t and its outputs completed; `positions` are the positions after it. On the batch
+  // thread, outside the node's lock.
+  virtual void batchCompleted(Time /*t*/, const DirectPositions& /*positions*/) {}
 
   // The records read for batch t; for a batch before a restart (recomputed because the state's
   // last data checkpoint is older), the same ranges read again. Its records were reported before
@@ -401,6 +414,7 @@ class DirectInputNode : public DStreamNode<Record>, public InputBase {
   std::map<Time, std::vector<std::vector<Record>>> allocated_;
   std::map<Time, std::vector<DirectRange>> ranges_;  // batches that took records
   std::map<Time, DirectPositions> ends_;             // positions after each batch
+  std::optional<Time> completed_up_to_;              // the newest batch batchCompleted() saw
 };
 
 }  // namespace sluice::detail

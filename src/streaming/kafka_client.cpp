@@ -133,6 +133,40 @@ std::pair<std::int64_t, std::int64_t> KafkaClient::watermarks(const std::string&
   return {low, std::max(low, high)};
 }
 
+void KafkaClient::commit(const std::map<std::pair<std::string, int>, std::int64_t>& offsets) {
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
+  for (const auto& [where, offset] : offsets) {
+    rd_kafka_topic_partition_list_add(list, where.first.c_str(), where.second)->offset = offset;
+  }
+  // rd_kafka_commit() waits without a bound for the group coordinator; the result posted to a
+  // queue of our own can be waited for with the timeout.
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(handle_);
+  rd_kafka_resp_err_t err = rd_kafka_commit_queue(handle_, list, queue, nullptr, nullptr);
+  rd_kafka_topic_partition_list_destroy(list);
+  std::string failed_partition;
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_event_t* event = rd_kafka_queue_poll(queue, static_cast<int>(timeout_.count()));
+    if (event == nullptr) {
+      err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    } else {
+      err = rd_kafka_event_error(event);
+      if (const rd_kafka_topic_partition_list_t* results =
+              rd_kafka_event_topic_partition_list(event);
+          err == RD_KAFKA_RESP_ERR_NO_ERROR && results != nullptr) {
+        for (int i = 0; i < results->cnt && err == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+          err = results->elems[i].err;
+          failed_partition = fmt::format(" ({}-{})", results->elems[i].topic,
+                                         results->elems[i].partition);
+        }
+      }
+      rd_kafka_event_destroy(event);
+    }
+  }
+  rd_kafka_queue_destroy(queue);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) fail("Kafka offset commit" + failed_partition, err);
+}
+
 std::vector<KafkaRecord> KafkaClient::read(const std::string& topic, int partition,
                                            std::int64_t from, std::int64_t until) {
   std::vector<KafkaRecord> records;

@@ -38,6 +38,10 @@ class KafkaClient {
   // so fewer than until - from may come back.
   std::vector<KafkaRecord> read(const std::string& topic, int partition, std::int64_t from,
                                 std::int64_t until);
+  // Commits the offsets (topic, partition) -> next offset to read for the consumer group the
+  // client was created with, waiting at most the timeout. Throws SourceError when the commit
+  // fails or is not confirmed in time.
+  void commit(const std::map<std::pair<std::string, int>, std::int64_t>& offsets);
 
  private:
   rd_kafka_s* handle_ = nullptr;

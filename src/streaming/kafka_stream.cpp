@@ -21,6 +21,10 @@ struct KafkaSettings {
   // How long a metadata, watermark or read request may take: librdkafka's socket.timeout.ms
   // when given (its default, 60 s, would hold the batch generator that long per partition).
   std::chrono::milliseconds timeout{10000};
+  // sluice.kafka.commitOffsets: after each batch completed, the offsets after it are committed
+  // for group.id. The group is used for nothing else (the stream's readers have none).
+  bool commit = false;
+  std::string group_id;
 };
 
 KafkaSettings parseSettings(const std::map<std::string, std::string>& params) {
@@ -35,9 +39,20 @@ KafkaSettings parseSettings(const std::map<std::string, std::string>& params) {
         throw InvalidArgumentError(fmt::format(
             "auto.offset.reset: '{}' is not earliest, latest, smallest or largest", value));
       }
+    } else if (key == "sluice.kafka.commitOffsets") {
+      if (value != "true" && value != "false") {
+        throw InvalidArgumentError(
+            fmt::format("sluice.kafka.commitOffsets: '{}' is not true or false", value));
+      }
+      settings.commit = value == "true";
+    } else if (key == "group.id") {
+      settings.group_id = value;
     } else {
       settings.consumer[key] = value;
     }
+  }
+  if (settings.commit && settings.group_id.empty()) {
+    throw InvalidArgumentError("sluice.kafka.commitOffsets needs a group.id to commit for");
   }
   if (const auto timeout = settings.consumer.find("socket.timeout.ms");
       timeout != settings.consumer.end()) {
@@ -138,6 +153,28 @@ class KafkaDirectNode final : public DirectInputNode<KafkaRecord> {
     return core().conf().kafka_max_rate_per_partition;
   }
 
+  // Spark's commitAsync after a batch's outputs, done by the stream: the group's offsets follow
+  // the completed batches (for monitoring and tools; a restart resumes from the checkpoint). A
+  // failed commit is a warning; the next batch's commit covers it.
+  void batchCompleted(Time t, const DirectPositions& positions) override {
+    if (!settings_.commit) return;
+    std::map<std::pair<std::string, int>, std::int64_t> offsets;
+    for (const auto& [name, position] : positions) offsets[splitPartition(name)] = parseOffset(position);
+    if (offsets.empty()) return;
+    try {
+      if (!committer_) {
+        auto settings = settings_.consumer;
+        settings["group.id"] = settings_.group_id;
+        settings["enable.auto.commit"] = "false";
+        committer_ = std::make_unique<KafkaClient>(settings, settings_.timeout);
+      }
+      committer_->commit(offsets);
+    } catch (const std::exception& e) {
+      log(LogLevel::kWarn, fmt::format("{}: the offsets after batch {} were not committed: {}",
+                                       inputName(), t.toString(), e.what()));
+    }
+  }
+
  private:
   KafkaClient& client() {
     if (!client_) client_ = std::make_unique<KafkaClient>(settings_.consumer, settings_.timeout);
@@ -146,7 +183,8 @@ class KafkaDirectNode final : public DirectInputNode<KafkaRecord> {
 
   const std::vector<std::string> topics_;
   const KafkaSettings settings_;
-  std::unique_ptr<KafkaClient> client_;  // the generator thread's
+  std::unique_ptr<KafkaClient> client_;     // the generator thread's
+  std::unique_ptr<KafkaClient> committer_;  // the batch thread's, in group.id
 };
 
 }  // namespace

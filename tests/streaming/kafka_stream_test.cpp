@@ -222,6 +222,59 @@ TEST_P(KafkaStream, ARestartFromTheCheckpointCountsEveryRecordOnce) {
   EXPECT_EQ(counts.at(7000), (std::map<int, long long>{{0, 28}, {1, 7}}));
 }
 
+// The offsets the group `group` committed for events' partitions 0 and 1 (-1001 for none).
+std::vector<std::int64_t> committed(const std::string& bootstrap, const std::string& group) {
+  char error[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), error, sizeof error);
+  rd_kafka_conf_set(conf, "group.id", group.c_str(), error, sizeof error);
+  rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
+  if (consumer == nullptr) throw std::runtime_error(error);
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(2);
+  rd_kafka_topic_partition_list_add(list, "events", 0);
+  rd_kafka_topic_partition_list_add(list, "events", 1);
+  const rd_kafka_resp_err_t err = rd_kafka_committed(consumer, list, 30000);
+  std::vector<std::int64_t> offsets{list->elems[0].offset, list->elems[1].offset};
+  rd_kafka_topic_partition_list_destroy(list);
+  rd_kafka_destroy(consumer);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) throw std::runtime_error(rd_kafka_err2str(err));
+  return offsets;
+}
+
+// With sluice.kafka.commitOffsets, the group's offsets are those after the last completed batch
+// once it completed; without it, the group holds nothing.
+TEST_P(KafkaStream, CompletedBatchesCommitTheirOffsetsForTheGroup) {
+  MockCluster cluster;
+  Producer producer(cluster.bootstrap());
+  producer.produce(0, 1, 3);
+  producer.produce(1, 1, 2);
+  sluice::Context sc(GetParam(), "kafkaCommit");
+  auto clock = std::make_shared<sluice::ManualClock>();
+  sluice::StreamingContext ssc(sc, 1s, clock);
+  std::map<std::string, std::string> params{{"bootstrap.servers", cluster.bootstrap()},
+                                            {"auto.offset.reset", "earliest"}};
+  auto with_commit = params;
+  with_commit["group.id"] = "committing";
+  with_commit["sluice.kafka.commitOffsets"] = "true";
+  auto without_commit = params;
+  without_commit["group.id"] = "silent";
+  sluice::KafkaUtils::createDirectStream(ssc, {"events"}, with_commit).count().foreachRDD(
+      [](const sluice::RDD<long long>&) {});
+  sluice::KafkaUtils::createDirectStream(ssc, {"events"}, without_commit).count().foreachRDD(
+      [](const sluice::RDD<long long>&) {});
+  ssc.start();
+  clock->setTime(1000);
+  ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(1000), 60s));
+  EXPECT_EQ(committed(cluster.bootstrap(), "committing"), (std::vector<std::int64_t>{3, 2}));
+  producer.produce(0, 4, 5);
+  clock->setTime(2000);
+  ASSERT_TRUE(ssc.core()->waitForBatch(sluice::Time(2000), 60s));
+  EXPECT_EQ(committed(cluster.bootstrap(), "committing"), (std::vector<std::int64_t>{5, 2}));
+  ssc.stop(false);
+  EXPECT_EQ(committed(cluster.bootstrap(), "silent"),
+            (std::vector<std::int64_t>{RD_KAFKA_OFFSET_INVALID, RD_KAFKA_OFFSET_INVALID}));
+}
+
 // Without auto.offset.reset a partition starts at its end when the stream starts.
 TEST_P(KafkaStream, LatestStartsAfterTheRecordsAlreadyThere) {
   MockCluster cluster;
@@ -310,6 +363,14 @@ TEST(KafkaStreamSettings, BadSettingsAreRefused) {
   EXPECT_THROW(
       sluice::KafkaUtils::createDirectStream(ssc, {"events", "events"}, {{"bootstrap.servers", "h:1"}}),
       sluice::InvalidArgumentError);
+  EXPECT_THROW(sluice::KafkaUtils::createDirectStream(
+                   ssc, {"events"},
+                   {{"bootstrap.servers", "h:1"}, {"sluice.kafka.commitOffsets", "true"}}),
+               sluice::InvalidArgumentError);  // no group.id
+  EXPECT_THROW(sluice::KafkaUtils::createDirectStream(
+                   ssc, {"events"},
+                   {{"bootstrap.servers", "h:1"}, {"sluice.kafka.commitOffsets", "yes"}}),
+               sluice::InvalidArgumentError);
 }
 
 }  // namespace
