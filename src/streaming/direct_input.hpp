@@ -175,6 +175,8 @@ class DirectInputNode : public DStreamNode<Record>, public InputBase {
     } else if (failing_) {
       failing_ = false;
       log(LogLevel::kInfo, fmt::format("{}: reading again", inputName()));
+      // As a receiver that registers again after its restart: its row shows no error.
+      postStatus(StreamingCore::ReceiverEvent::kStarted, std::nullopt);
     }
   }
 
@@ -389,14 +391,20 @@ class DirectInputNode : public DStreamNode<Record>, public InputBase {
       log(LogLevel::kWarn, fmt::format("{}: {}; retrying at each batch", inputName(), message));
     }
     failing_ = true;
+    postStatus(StreamingCore::ReceiverEvent::kError, message);
+  }
+  // The input's row among the receivers (UI, REST, listeners), with or without an error.
+  void postStatus(StreamingCore::ReceiverEvent kind, const std::optional<std::string>& error) {
     ReceiverInfo info;
     info.stream_id = this->id();
     info.name = inputName();
     info.active = true;
-    info.last_error_message = message;
-    info.last_error = message;
-    info.last_error_time_ms = this->core().clock().nowMs();
-    this->core().postReceiverEvent(StreamingCore::ReceiverEvent::kError, info);
+    if (error) {
+      info.last_error_message = *error;
+      info.last_error = *error;
+      info.last_error_time_ms = this->core().clock().nowMs();
+    }
+    this->core().postReceiverEvent(kind, info);
   }
 
   const std::vector<std::string> partitions_;

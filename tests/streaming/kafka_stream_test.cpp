@@ -339,6 +339,7 @@ TEST_P(KafkaStream, AnUnreachableClusterIsAReceiverErrorAndSkipsNothing) {
   }
   EXPECT_EQ(collected.batches.at(t), values(0, 3, 5));
   EXPECT_NE(errors->errors().at(0).find("Kafka"), std::string::npos) << errors->errors().at(0);
+  EXPECT_TRUE(errors->waitStarted(1)) << "the error is cleared once reading works again";
 }
 
 INSTANTIATE_TEST_SUITE_P(Masters, KafkaStream,

@@ -345,6 +345,7 @@ TEST_P(RedisStream, AnUnreachableServerIsAReceiverErrorAndSkipsNothing) {
   EXPECT_EQ(job.collected.batches.at(3000), names("a", 3, 5));
   EXPECT_NE(errors->errors().at(0).find("Redis at " + server.address()), std::string::npos)
       << errors->errors().at(0);
+  EXPECT_TRUE(errors->waitStarted(1)) << "the error is cleared once reading works again";
 }
 
 TEST_P(RedisStream, AKeyThatIsNotAStreamIsAnErrorTheOtherKeysAreRead) {
