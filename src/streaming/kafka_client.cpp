@@ -172,15 +172,15 @@ std::vector<KafkaRecord> KafkaClient::read(const std::string& topic, int partiti
   std::vector<KafkaRecord> records;
   if (from >= until) return records;
   PartitionReader reader(handle_, topic, partition, from);
-  const auto deadline = std::chrono::steady_clock::now() + timeout_;
   std::int64_t next = from;
   while (next < until) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    rd_kafka_message_t* message = reader.next(static_cast<int>(std::max<std::int64_t>(0, left.count())));
+    // The timeout bounds a stall, not the whole read: a large range (a backlog read without a
+    // rate cap) may take longer than it while records keep coming.
+    rd_kafka_message_t* message = reader.next(static_cast<int>(timeout_.count()));
     if (message == nullptr) {
-      throw SourceError(fmt::format("Kafka {}-{}: no record between offsets {} and {} within {} ms",
-                                    topic, partition, next, until, timeout_.count()),
+      throw SourceError(fmt::format("Kafka {}-{}: no record for {} ms while reading offsets {} "
+                                    "to {}",
+                                    topic, partition, timeout_.count(), next, until - 1),
                         true);
     }
     const rd_kafka_resp_err_t err = message->err;
