@@ -137,6 +137,8 @@ class DirectInputNode : public DStreamNode<Record>, public InputBase {
       try {
         blocks = readAgain(replay->ranges);
         allocation = std::move(*replay);
+      } catch (const CheckpointError&) {
+        throw;  // the records are gone: no later batch can read them either; the job fails
       } catch (const std::exception& e) {
         // Not lost: the next batch takes this one's records along with its own.
         error = e.what();

@@ -4,6 +4,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <algorithm>
+#include <memory>
 
 #include <sluice/error.hpp>
 #include <sluice/log.hpp>
@@ -11,9 +12,20 @@
 namespace sluice::detail {
 namespace {
 
-[[noreturn]] void fail(const std::string& what, rd_kafka_resp_err_t err) {
-  throw SourceError(fmt::format("{}: {}", what, rd_kafka_err2str(err)), true);
+// Errors that say the cluster cannot be reached end the batch's reads; the others concern one
+// partition (no leader, unknown partition, offset out of range) and leave the other partitions
+// to be read.
+bool connectionLevel(rd_kafka_resp_err_t err) {
+  return err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
+         err == RD_KAFKA_RESP_ERR__TIMED_OUT || err == RD_KAFKA_RESP_ERR__RESOLVE ||
+         err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR__SSL;
 }
+
+[[noreturn]] void fail(const std::string& what, rd_kafka_resp_err_t err) {
+  throw SourceError(fmt::format("{}: {}", what, rd_kafka_err2str(err)), connectionLevel(err));
+}
+
+using Message = std::unique_ptr<rd_kafka_message_t, decltype(&rd_kafka_message_destroy)>;
 
 // A topic handle started on one partition at an offset, stopped and released at the end.
 class PartitionReader {
@@ -64,11 +76,18 @@ KafkaClient::KafkaClient(const std::map<std::string, std::string>& settings,
   // outstanding fetch: librdkafka's default long poll (500 ms) would cost that much per
   // partition and batch.
   if (!settings.contains("fetch.wait.max.ms")) set("fetch.wait.max.ms", "10");
+  // librdkafka's own requests (a fetch being stopped, say) wait as long as ours.
+  if (!settings.contains("socket.timeout.ms")) {
+    set("socket.timeout.ms", std::to_string(timeout.count()));
+  }
   // librdkafka's own log lines (every failed reconnect, say) go to Sluice's log at DEBUG, not to
   // stderr: what a job must know of reaches it as the stream's receiver error and warning.
   rd_kafka_conf_set_log_cb(conf, [](const rd_kafka_t*, int level, const char* facility,
-                                    const char* message) {
-    log(LogLevel::kDebug, fmt::format("librdkafka {} {}: {}", level, facility, message));
+                                    const char* message) noexcept {
+    try {
+      log(LogLevel::kDebug, fmt::format("librdkafka {} {}: {}", level, facility, message));
+    } catch (...) {  // a log line is not worth unwinding into librdkafka's C threads
+    }
   });
   // Reading an offset range stops at the partition's end when transaction markers take the
   // last offsets.
@@ -176,7 +195,8 @@ std::vector<KafkaRecord> KafkaClient::read(const std::string& topic, int partiti
   while (next < until) {
     // The timeout bounds a stall, not the whole read: a large range (a backlog read without a
     // rate cap) may take longer than it while records keep coming.
-    rd_kafka_message_t* message = reader.next(static_cast<int>(timeout_.count()));
+    const Message message(reader.next(static_cast<int>(timeout_.count())),
+                          &rd_kafka_message_destroy);
     if (message == nullptr) {
       throw SourceError(fmt::format("Kafka {}-{}: no record for {} ms while reading offsets {} "
                                     "to {}",
@@ -184,20 +204,13 @@ std::vector<KafkaRecord> KafkaClient::read(const std::string& topic, int partiti
                         true);
     }
     const rd_kafka_resp_err_t err = message->err;
-    if (err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      rd_kafka_message_destroy(message);
-      break;  // the offsets left were transaction markers
-    }
+    if (err == RD_KAFKA_RESP_ERR__PARTITION_EOF) break;  // the offsets left were markers
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      const std::string why = rd_kafka_message_errstr(message);
-      rd_kafka_message_destroy(message);
-      throw SourceError(fmt::format("Kafka {}-{} at offset {}: {}", topic, partition, next, why),
-                        true);
+      throw SourceError(fmt::format("Kafka {}-{} at offset {}: {}", topic, partition, next,
+                                    rd_kafka_message_errstr(message.get())),
+                        connectionLevel(err));
     }
-    if (message->offset >= until) {
-      rd_kafka_message_destroy(message);
-      break;
-    }
+    if (message->offset >= until) break;
     KafkaRecord record;
     record.topic = topic;
     record.partition = partition;
@@ -209,10 +222,9 @@ std::vector<KafkaRecord> KafkaClient::read(const std::string& topic, int partiti
       record.value.assign(static_cast<const char*>(message->payload), message->len);
     }
     rd_kafka_timestamp_type_t type;
-    const std::int64_t timestamp = rd_kafka_message_timestamp(message, &type);
+    const std::int64_t timestamp = rd_kafka_message_timestamp(message.get(), &type);
     record.timestamp = type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : timestamp;
     next = message->offset + 1;
-    rd_kafka_message_destroy(message);
     records.push_back(std::move(record));
   }
   return records;

@@ -58,10 +58,10 @@ KafkaSettings parseSettings(const std::map<std::string, std::string>& params) {
       timeout != settings.consumer.end()) {
     std::int64_t ms = 0;
     const std::string& v = timeout->second;
-    if (std::from_chars(v.data(), v.data() + v.size(), ms).ptr != v.data() + v.size() || ms <= 0 ||
-        ms > 3600000) {
-      throw InvalidArgumentError(
-          fmt::format("socket.timeout.ms: '{}' is not a number of milliseconds (1 to 3600000)", v));
+    if (std::from_chars(v.data(), v.data() + v.size(), ms).ptr != v.data() + v.size() || ms < 10 ||
+        ms > 300000) {
+      throw InvalidArgumentError(fmt::format(
+          "socket.timeout.ms: '{}' is not a number of milliseconds from 10 to 300000", v));
     }
     settings.timeout = std::chrono::milliseconds(ms);
   }
@@ -118,7 +118,16 @@ class KafkaDirectNode final : public DirectInputNode<KafkaRecord> {
           fmt::format("{}: offsets {} to {} of {} were deleted before they were read", inputName(),
                       from, low - 1, name));
     }
+    if (from > high) {
+      // Spark fails the batch here too: the offsets this job reached are not in the partition
+      // (a recreated topic, an unclean leader election, a checkpoint of another cluster).
+      throw SourceError(fmt::format("{}: position {} of {} is past its end offset {}: the "
+                                    "partition was truncated or recreated",
+                                    inputName(), from, name, high),
+                        false);
+    }
     const std::int64_t start = std::max(from, low);
+    if (start > from) last = std::to_string(start);  // the position moves past what was deleted
     std::int64_t until = high;
     if (limit) until = std::min<std::int64_t>(until, start + *limit);
     if (until <= start) return {};
@@ -157,11 +166,12 @@ class KafkaDirectNode final : public DirectInputNode<KafkaRecord> {
   // the completed batches (for monitoring and tools; a restart resumes from the checkpoint). A
   // failed commit is a warning; the next batch's commit covers it.
   void batchCompleted(Time t, const DirectPositions& positions) override {
-    if (!settings_.commit) return;
-    std::map<std::pair<std::string, int>, std::int64_t> offsets;
-    for (const auto& [name, position] : positions) offsets[splitPartition(name)] = parseOffset(position);
-    if (offsets.empty()) return;
+    if (!settings_.commit || positions.empty() || positions == committed_) return;
     try {
+      std::map<std::pair<std::string, int>, std::int64_t> offsets;
+      for (const auto& [name, position] : positions) {
+        offsets[splitPartition(name)] = parseOffset(position);
+      }
       if (!committer_) {
         auto settings = settings_.consumer;
         settings["group.id"] = settings_.group_id;
@@ -169,6 +179,7 @@ class KafkaDirectNode final : public DirectInputNode<KafkaRecord> {
         committer_ = std::make_unique<KafkaClient>(settings, settings_.timeout);
       }
       committer_->commit(offsets);
+      committed_ = positions;
     } catch (const std::exception& e) {
       log(LogLevel::kWarn, fmt::format("{}: the offsets after batch {} were not committed: {}",
                                        inputName(), t.toString(), e.what()));
@@ -185,6 +196,7 @@ class KafkaDirectNode final : public DirectInputNode<KafkaRecord> {
   const KafkaSettings settings_;
   std::unique_ptr<KafkaClient> client_;     // the generator thread's
   std::unique_ptr<KafkaClient> committer_;  // the batch thread's, in group.id
+  DirectPositions committed_;               // the batch thread's: the last offsets committed
 };
 
 }  // namespace

@@ -9,8 +9,8 @@
 // kafka_params: "bootstrap.servers" (or "metadata.broker.list") is required; "auto.offset.reset"
 // ("latest", the default, or "earliest"; "largest" and "smallest" too) says where a partition
 // without a checkpointed position starts; every other key is a librdkafka consumer setting
-// (an unknown one is refused with librdkafka's message). "socket.timeout.ms" also bounds each
-// request the stream makes (10 s when not given). "sluice.kafka.commitOffsets" = "true" commits,
+// (an unknown one is refused with librdkafka's message). "socket.timeout.ms" (10 to 300000) also
+// bounds each request the stream makes (10 s when not given, for librdkafka's requests too). "sluice.kafka.commitOffsets" = "true" commits,
 // after each completed batch, the offsets after it for "group.id" (Spark's commitAsync after the
 // outputs), so that Kafka's tools see the job's progress; the checkpoint, not the group, is what
 // a restart resumes from.
