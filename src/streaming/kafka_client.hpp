@@ -32,7 +32,9 @@ class KafkaClient {
   // The number of partitions of each topic. Throws SourceError when the cluster does not answer
   // and Error for a topic it does not know.
   std::map<std::string, int> partitionCounts(const std::vector<std::string>& topics);
-  // The partition's low and high watermarks (the first offset kept, the next offset written).
+  // The partition's low and high watermarks (the first offset kept, the next offset written;
+  // under isolation.level=read_committed, librdkafka's default, the high one is the last stable
+  // offset, so that a batch never ends inside an open transaction).
   std::pair<std::int64_t, std::int64_t> watermarks(const std::string& topic, int partition);
   // The records with offsets in [from, until); transaction markers leave gaps in the offsets,
   // so fewer than until - from may come back.
